@@ -1,0 +1,96 @@
+# Copyright (c) mxaudit.smtp contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+
+    # The options every mxaudit.smtp module shares (set them once with module_defaults: group/mxaudit.smtp.all).
+    DOCUMENTATION = r'''
+options:
+  domain:
+    description:
+      - The mail domain to audit.
+      - Internationalized names are accepted and converted to A-labels (C(bücher.example) becomes C(xn--bcher-kva.example)).
+      - Mutually exclusive with O(domains).
+    type: str
+  domains:
+    description:
+      - Several mail domains to audit in one call; duplicates are dropped.
+      - Mutually exclusive with O(domain).
+    type: list
+    elements: str
+  port:
+    description:
+      - TCP port of the SMTP servers.
+      - Mail exchangers listen on 25; use another port only for a lab or a test instance.
+    type: int
+    default: 25
+  helo_name:
+    description:
+      - The name sent with EHLO and HELO.
+      - A domain name or an address literal such as C([192.0.2.1]).
+      - Defaults to this host's fully qualified domain name; set it when that is not a FQDN.
+    type: str
+  mail_from:
+    description:
+      - The envelope sender of the probes that need a real one (the null sender C(<>) is probed on its own).
+      - Defaults to C(postmaster@) followed by O(helo_name).
+    type: str
+  timeout:
+    description:
+      - Seconds to wait for the TCP connection and for each reply.
+      - A server that never answers costs at most this long per step.
+    type: float
+    default: 10.0
+  addresses:
+    description:
+      - Skip DNS and audit these IP addresses as the mail exchangers of the domain.
+      - Only with a single domain.
+    type: list
+    elements: str
+  resolver:
+    description:
+      - How to query DNS.
+    type: dict
+    suboptions:
+      nameservers:
+        description:
+          - IP addresses of the DNS servers to ask.
+          - When given, the system resolver configuration is never consulted.
+          - When omitted, C(/etc/resolv.conf) of the managed host is used.
+        type: list
+        elements: str
+      port:
+        description:
+          - UDP/TCP port of the DNS servers.
+        type: int
+        default: 53
+      timeout:
+        description:
+          - Seconds for each DNS lookup.
+        type: float
+        default: 5.0
+requirements:
+  - dnspython >= 2.3 on the managed host
+notes:
+  - Every module of this collection is read-only; it never completes a DATA transaction and so never delivers mail.
+'''
+
+    ATTRIBUTES = r'''
+attributes:
+  check_mode:
+    support: full
+    description: The module only reads; it runs the same in check mode and never reports a change.
+  diff_mode:
+    support: N/A
+    description: Nothing changes, so there is no diff.
+  action_group:
+    support: full
+    membership:
+      - mxaudit.smtp.all
+    description: Use C(group/mxaudit.smtp.all) in C(module_defaults) to set the common options once.
+'''
+

@@ -1,0 +1,65 @@
+# Copyright (c) mxaudit.smtp contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# NOTE: This is a private module_utils file of mxaudit.smtp. Its API may change at any time.
+
+"""MX-1 and MX-2: judging what DNS says about where a domain's mail goes.
+
+RFC 5321 5.1: MX targets are host names with addresses; with no MX the
+domain's own A/AAAA records are the implicit MX. RFC 2181 10.3: an MX
+target must not be an alias. RFC 7505 3: a null MX ("0 .") is the only MX.
+DNS failures are `error` (the audit could not look), never `fail`.
+"""
+
+from __future__ import annotations
+
+from .._dns import MXSet
+from .._findings import ERROR, FAIL, PASS, WARN, Finding
+
+
+def judge_mx(mx: MXSet) -> list[Finding]:
+    domain = mx.domain
+
+    def finding(rule: str, status: str, summary: str, host: str | None = None, rfc: str | None = None) -> Finding:
+        return Finding(rule=rule, status=status, summary=summary, domain=domain, mx=host, rfc=rfc)
+
+    if mx.nxdomain:
+        return [finding('MX-1', ERROR, '%s does not exist in DNS (NXDOMAIN)' % domain)]
+    if mx.error:
+        return [finding('MX-1', ERROR, 'MX lookup for %s failed: %s' % (domain, mx.error))]
+    findings: list[Finding] = []
+    if mx.null_mx:
+        if not mx.null_mx_mixed:
+            return [finding('MX-2', PASS, '%s publishes a null MX ("0 ."): it accepts no mail, so it is not probed'
+                            % domain)]
+        findings.append(finding('MX-2', FAIL, '%s publishes a null MX ("0 .") together with %d other MX record(s); '
+                                'a null MX must be the only MX' % (domain, len(mx.hosts))))
+    if mx.implicit:
+        if not mx.hosts:
+            return [finding('MX-1', WARN, '%s has no MX and no A/AAAA record, so it cannot receive mail; '
+                            'publish a null MX (RFC 7505) if that is intended' % domain)]
+        return findings + [finding('MX-1', PASS, '%s has no MX record; its own address(es) %s act as the implicit MX'
+                                   % (domain, ', '.join(mx.hosts[0].addresses)), host=domain)]
+    problems = 0
+    for host in mx.hosts:
+        label = 'MX %d %s' % (host.preference, host.host)
+        if host.is_ip:
+            problems += 1
+            findings.append(finding('MX-1', FAIL, '%s: the MX target is an IP address, not a host name; senders look '
+                                    'it up as a name' % label, host.host))
+        elif not host.addresses and host.errors:
+            problems += 1
+            findings.append(finding('MX-1', ERROR, '%s: address lookup failed: %s' % (label, '; '.join(host.errors)),
+                                    host.host))
+        elif not host.addresses:
+            problems += 1
+            findings.append(finding('MX-1', FAIL, '%s: the MX target has no A or AAAA record' % label, host.host))
+        elif host.cname:
+            problems += 1
+            findings.append(finding('MX-1', WARN, '%s: the MX target is an alias (CNAME to %s); MX targets must not '
+                                    'be aliases' % (label, host.cname), host.host, rfc='RFC 2181 10.3'))
+    if not problems:
+        findings.append(finding('MX-1', PASS, '%s: %s' % (domain, ', '.join(
+            'MX %d %s (%s)' % (host.preference, host.host, ', '.join(host.addresses)) for host in mx.hosts))))
+    return findings

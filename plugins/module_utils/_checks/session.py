@@ -1,0 +1,412 @@
+# Copyright (c) mxaudit.smtp contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# NOTE: This is a private module_utils file of mxaudit.smtp. Its API may change at any time.
+
+"""The session probe behind smtp_info: GR-1..GR-3 and CMD-1..CMD-3.
+
+RFC 5321: 4.2 and 4.3.1 (greeting), 4.2.1 (reply syntax), 2.2.1 and 3.2
+(EHLO, HELO fallback), 4.1.1.5/9/10 (RSET, NOOP, QUIT), 4.3.2 (unknown
+commands), 3.5.3 and 7.3 (VRFY). One session runs the probes in order;
+a second short one tries HELO. A 4xx, 421, timeout or close is never a
+fail (except where closing is itself the fault), and a 554 greeting
+exempts the server from everything after it.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from dataclasses import dataclass, field
+
+from .. import _protocol as protocol
+from .. import _session as smtp
+from .._findings import ERROR, FAIL, INCONCLUSIVE, PASS, SKIPPED, WARN, Finding, worst_status
+from .addresses import random_local_part
+
+RULES = ('GR-1', 'GR-2', 'GR-3', 'CMD-1', 'CMD-2', 'CMD-3')
+UNKNOWN_VERB = 'XMXAUDITUNKNOWN'
+# 500 "command unrecognized", 502 "not implemented", 504 "parameter not implemented"
+NOT_IMPLEMENTED = (500, 502, 504)
+
+
+@dataclass
+class Target:
+    """One address to probe, and the domain and MX host it stands for."""
+
+    domain: str | None
+    mx: str | None
+    address: str
+
+
+@dataclass
+class ProbeSettings:
+    port: int
+    helo_name: str
+    mail_from: str
+    timeout: float
+    deadline: float | None = None
+
+
+@dataclass
+class SessionReport:
+    """What smtp_info returns for one address."""
+
+    target: Target
+    port: int
+    greeting: protocol.Reply | None = None
+    hello: smtp.Hello | None = None
+    helo_reply: protocol.Reply | None = None
+    transcript: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, t.Any]:
+        capabilities = self.hello.capabilities if self.hello is not None else None
+        return {
+            'domain': self.target.domain,
+            'mx': self.target.mx,
+            'address': self.target.address,
+            'port': self.port,
+            'greeting': self.greeting.short() if self.greeting is not None else None,
+            'greeting_code': self.greeting.code if self.greeting is not None else None,
+            'esmtp': capabilities is not None,
+            'ehlo_domain': capabilities.domain if capabilities is not None else None,
+            'capabilities': capabilities.to_dict() if capabilities is not None else None,
+            'helo_reply': self.helo_reply.short() if self.helo_reply is not None else None,
+            'transcript': list(self.transcript),
+            'findings': [finding.to_dict() for finding in self.findings],
+            'error': self.error,
+        }
+
+
+class _Verdicts:
+    """Parts of each rule's verdict; a rule's status is the worst of its parts."""
+
+    def __init__(self) -> None:
+        self.parts: dict[str, list[tuple[str, str]]] = {}
+        self.skipped: dict[str, str] = {}
+
+    def add(self, rule: str, status: str, text: str) -> None:
+        self.parts.setdefault(rule, []).append((status, text))
+
+    def skip_rest(self, reason: str) -> None:
+        for rule in RULES:
+            if rule not in self.parts:
+                self.skipped.setdefault(rule, reason)
+
+    def findings(self, target: Target, transcript: list[str]) -> list[Finding]:
+        result = []
+        for rule in RULES:
+            if rule in self.parts:
+                parts = self.parts[rule]
+                status = worst_status([{'status': status} for status, _ in parts]) or SKIPPED
+                summary = '; '.join(text for _, text in parts)
+            elif rule in self.skipped:
+                status, summary = SKIPPED, self.skipped[rule]
+            else:
+                continue
+            result.append(Finding(rule=rule, status=status, summary=summary, domain=target.domain, mx=target.mx,
+                                  address=target.address, transcript=list(transcript)))
+        return result
+
+
+def _code_class_status(reply: protocol.Reply) -> str | None:
+    """The verdict every probe shares: a 4xx never decides anything."""
+    if reply.is_transient():
+        return INCONCLUSIVE
+    return None
+
+
+def judge_greeting(reply: protocol.Reply, verdicts: _Verdicts) -> bool:
+    """GR-1. Returns True when the session may go on to EHLO."""
+    if reply.code == 220:
+        domain = protocol.greeting_domain(reply)
+        if domain is None:
+            verdicts.add('GR-1', FAIL, 'greeting "%s" does not start with a domain name or address literal'
+                         % reply.short())
+        else:
+            verdicts.add('GR-1', PASS, 'greeting "%s"' % reply.short())
+        return True
+    if reply.code == 554:
+        verdicts.add('GR-1', PASS, 'greeting "%s": the server refuses service, which RFC 5321 3.1 allows; '
+                     'the rules that follow do not apply' % reply.short())
+        return False
+    if reply.is_transient():
+        verdicts.add('GR-1', INCONCLUSIVE, 'greeting "%s": temporarily unavailable' % reply.short())
+        return False
+    verdicts.add('GR-1', FAIL, 'greeting "%s": a greeting is 220 (or 554 to refuse service)' % reply.short())
+    return False
+
+
+def judge_ehlo(hello: smtp.Hello, verdicts: _Verdicts) -> bool:
+    """GR-3 for the EHLO (and in-session HELO fallback). True when the session can go on."""
+    ehlo_reply = hello.ehlo_reply
+    if hello.esmtp:
+        verdicts.add('GR-3', PASS, 'EHLO accepted: "%s"' % ehlo_reply.short())
+        return True
+    if ehlo_reply.is_transient():
+        verdicts.add('GR-3', INCONCLUSIVE, 'EHLO got a temporary refusal "%s"' % ehlo_reply.short())
+        return False
+    policy = ehlo_reply.code not in NOT_IMPLEMENTED
+    helo_reply = hello.helo_reply
+    if policy:
+        verdicts.add('GR-3', INCONCLUSIVE, 'EHLO refused "%s" - a refusal of this client, not a missing EHLO' %
+                     ehlo_reply.short())
+        return bool(helo_reply is not None and helo_reply.is_positive())
+    if helo_reply is not None and helo_reply.is_positive():
+        verdicts.add('GR-3', FAIL, 'EHLO is not supported ("%s"); HELO works ("%s")'
+                     % (ehlo_reply.short(), helo_reply.short()))
+        return True
+    helo_text = helo_reply.short() if helo_reply is not None else 'not tried'
+    verdicts.add('GR-3', FAIL, 'neither EHLO ("%s") nor HELO ("%s") is accepted' % (ehlo_reply.short(), helo_text))
+    return False
+
+
+def judge_helo_session(reply: protocol.Reply, verdicts: _Verdicts) -> None:
+    """GR-3, second part: HELO in a fresh session gets 250 and no extension list."""
+    if reply.is_positive():
+        if len(reply.lines) > 1:
+            verdicts.add('GR-3', WARN, 'HELO accepted but answered with a %d-line reply like an extension list'
+                         % len(reply.lines))
+        else:
+            verdicts.add('GR-3', PASS, 'HELO accepted: "%s"' % reply.short())
+    elif reply.is_transient():
+        verdicts.add('GR-3', INCONCLUSIVE, 'HELO got a temporary refusal "%s"' % reply.short())
+    elif reply.code in NOT_IMPLEMENTED:
+        verdicts.add('GR-3', FAIL, 'HELO is not supported ("%s"); servers must keep HELO for old clients'
+                     % reply.short())
+    else:
+        verdicts.add('GR-3', INCONCLUSIVE, 'HELO refused "%s" - a refusal of this client' % reply.short())
+
+
+def judge_noop(reply: protocol.Reply, verdicts: _Verdicts) -> None:
+    status = _code_class_status(reply)
+    if status:
+        verdicts.add('CMD-1', status, 'NOOP "%s"' % reply.short())
+    elif reply.code == 250:
+        verdicts.add('CMD-1', PASS, 'NOOP 250')
+    elif reply.is_positive():
+        verdicts.add('CMD-1', WARN, 'NOOP "%s" (RFC 5321 4.1.1.9: 250)' % reply.short())
+    else:
+        verdicts.add('CMD-1', FAIL, 'NOOP refused "%s" (RFC 5321 4.1.1.9: 250)' % reply.short())
+
+
+def judge_rset(reply: protocol.Reply, verdicts: _Verdicts) -> bool:
+    """True when RSET was accepted (so clearing can be tested)."""
+    status = _code_class_status(reply)
+    if status:
+        verdicts.add('CMD-1', status, 'RSET "%s"' % reply.short())
+        return False
+    if reply.code == 250:
+        return True
+    if reply.is_positive():
+        verdicts.add('CMD-1', WARN, 'RSET "%s" (RFC 5321 4.1.1.5: 250)' % reply.short())
+        return True
+    verdicts.add('CMD-1', FAIL, 'RSET refused "%s" (RFC 5321 4.1.1.5: 250)' % reply.short())
+    return False
+
+
+def judge_rset_cleared(second_mail: protocol.Reply, verdicts: _Verdicts) -> None:
+    if second_mail.is_positive():
+        verdicts.add('CMD-1', PASS, 'RSET 250 and cleared the transaction (a new MAIL FROM was accepted)')
+    elif second_mail.code == 503:
+        verdicts.add('CMD-1', FAIL, 'RSET did not clear the transaction: the next MAIL FROM got "%s"'
+                     % second_mail.short())
+    else:
+        verdicts.add('CMD-1', INCONCLUSIVE, 'RSET 250; after it MAIL FROM got "%s", so clearing is not shown'
+                     % second_mail.short())
+
+
+def judge_vrfy(postmaster: protocol.Reply, unknown: protocol.Reply | None, verdicts: _Verdicts) -> None:
+    """CMD-3: 250 only for a verified mailbox; 252 when verification is disabled (RFC 5321 3.5.3, 7.3)."""
+    replies = 'VRFY postmaster "%s"' % postmaster.short()
+    if unknown is not None:
+        replies += ', VRFY of an unknown user "%s"' % unknown.short()
+    if postmaster.is_transient():
+        verdicts.add('CMD-3', INCONCLUSIVE, replies)
+    elif postmaster.code in (250, 251, 252):
+        verdicts.add('CMD-3', PASS, replies)
+    elif postmaster.code in NOT_IMPLEMENTED:
+        verdicts.add('CMD-3', WARN, replies + ': VRFY is part of the minimum implementation (RFC 5321 4.5.1); '
+                     'a server that will not verify answers 252')
+    elif postmaster.code in (550, 551, 553) and postmaster.enhanced not in ('5.7.0', '5.7.1'):
+        everything = unknown is not None and unknown.code == postmaster.code
+        verdicts.add('CMD-3', FAIL, replies + ': postmaster must exist, so %s is not a verification result; '
+                     'a server that will not verify answers 252%s'
+                     % (postmaster.code, ' (it answers %d to everything)' % postmaster.code if everything else ''))
+    else:
+        verdicts.add('CMD-3', INCONCLUSIVE, replies + ': refused by policy, not judged')
+
+
+def judge_unknown_verb(reply: protocol.Reply | None, still_open: bool, verdicts: _Verdicts) -> None:
+    """CMD-2: an unknown verb gets 500 and the session goes on (RFC 5321 4.3.2)."""
+    sent = 'unknown command %s' % UNKNOWN_VERB
+    if reply is None:
+        verdicts.add('CMD-2', FAIL, '%s: the server closed the connection without a reply' % sent)
+        return
+    if reply.code == 421 or reply.is_transient():
+        verdicts.add('CMD-2', INCONCLUSIVE, '%s: "%s"' % (sent, reply.short()))
+        return
+    if not still_open:
+        verdicts.add('CMD-2', FAIL, '%s: "%s", then the server closed the connection' % (sent, reply.short()))
+    elif reply.code == 500:
+        verdicts.add('CMD-2', PASS, '%s: "%s" and the session goes on' % (sent, reply.short()))
+    elif reply.is_permanent():
+        verdicts.add('CMD-2', WARN, '%s: "%s" (RFC 5321 4.2.4: 500 for an unrecognized command)'
+                     % (sent, reply.short()))
+    else:
+        verdicts.add('CMD-2', FAIL, '%s: accepted with "%s"' % (sent, reply.short()))
+
+
+def judge_quit(reply: protocol.Reply, closed: bool, verdicts: _Verdicts) -> None:
+    if reply.code == 221 and closed:
+        verdicts.add('CMD-1', PASS, 'QUIT 221 and the server closed the connection')
+    elif reply.code == 221:
+        verdicts.add('CMD-1', FAIL, 'QUIT 221 but the server kept the connection open (RFC 5321 4.1.1.10)')
+    elif reply.is_transient():
+        verdicts.add('CMD-1', INCONCLUSIVE, 'QUIT "%s"' % reply.short())
+    else:
+        verdicts.add('CMD-1', FAIL, 'QUIT "%s" (RFC 5321 4.1.1.10: 221 and close)' % reply.short())
+
+
+def _session_error(verdicts: _Verdicts, rule: str, exc: smtp.SessionError) -> None:
+    """A session that ended in the middle: the rule under test cannot be decided (or syntax failed)."""
+    if isinstance(exc, smtp.MalformedReply):
+        if exc.bounded:
+            verdicts.add('GR-2', INCONCLUSIVE, 'session ended: %s (a safety bound of this auditor)' % exc.message)
+        else:
+            verdicts.add('GR-2', FAIL, 'malformed reply: %s' % exc.message)
+    elif isinstance(exc, smtp.ConnectError):
+        verdicts.add(rule, ERROR, exc.message)
+    else:
+        verdicts.add(rule, INCONCLUSIVE, exc.message)
+    verdicts.skip_rest('not probed: the session ended early (%s)' % exc.message)
+
+
+def judge_syntax(replies: list[protocol.Reply], verdicts: _Verdicts) -> None:
+    """GR-2 over every reply of the session, unless a malformed reply already decided it."""
+    if 'GR-2' in verdicts.parts or not replies:
+        return
+    if any(reply.bare_lf for reply in replies):
+        verdicts.add('GR-2', WARN, 'reply lines end in a bare LF instead of CRLF')
+    if any(reply.overlong for reply in replies):
+        verdicts.add('GR-2', WARN, 'a reply line is longer than 512 octets (RFC 5321 4.5.3.1.5)')
+    if 'GR-2' not in verdicts.parts:
+        verdicts.add('GR-2', PASS, '%d replies, all well-formed' % len(replies))
+
+
+async def _main_session(session: smtp.SMTPSession, settings: ProbeSettings, report: SessionReport,
+                        verdicts: _Verdicts, replies: list[protocol.Reply]) -> None:
+    async def send(command: protocol.Command) -> protocol.Reply:
+        reply = await session.send(command)
+        replies.append(reply)
+        return reply
+
+    rule = 'GR-1'
+    try:
+        report.greeting = await session.connect()
+        replies.append(report.greeting)
+        if not judge_greeting(report.greeting, verdicts):
+            if report.greeting.code == 554:
+                # RFC 5321 3.1: after a 554 greeting the server answers 503 until QUIT.
+                reply = await send(protocol.ehlo(settings.helo_name))
+                if reply.is_positive():
+                    verdicts.add('GR-1', WARN, 'after the 554 greeting EHLO was accepted ("%s"); expected 503'
+                                 % reply.short())
+                verdicts.skip_rest('not probed: the server refused service with a 554 greeting')
+            else:
+                verdicts.skip_rest('not probed: no usable greeting')
+            await session.quit()
+            return
+        rule = 'GR-3'
+        report.hello = await smtp.hello(session, settings.helo_name)
+        replies.append(report.hello.ehlo_reply)
+        if report.hello.helo_reply is not None:
+            replies.append(report.hello.helo_reply)
+        if not judge_ehlo(report.hello, verdicts):
+            verdicts.skip_rest('not probed: the server did not accept EHLO or HELO')
+            await session.quit()
+            return
+
+        rule = 'CMD-1'
+        judge_noop(await send(protocol.noop()), verdicts)
+        first_mail = await send(protocol.mail_from(settings.mail_from))
+        if judge_rset(await send(protocol.rset()), verdicts):
+            if first_mail.is_positive():
+                judge_rset_cleared(await send(protocol.mail_from(settings.mail_from)), verdicts)
+                await send(protocol.rset())
+            else:
+                verdicts.add('CMD-1', PASS, 'RSET 250 (clearing not shown: MAIL FROM got "%s")' % first_mail.short())
+
+        rule = 'CMD-3'
+        postmaster = await send(protocol.vrfy('postmaster'))
+        unknown = None
+        if postmaster.is_permanent():
+            unknown = await send(protocol.vrfy(random_local_part()))
+        judge_vrfy(postmaster, unknown, verdicts)
+
+        rule = 'CMD-2'
+        try:
+            unknown_reply: protocol.Reply | None = await send(protocol.verb(UNKNOWN_VERB))
+        except smtp.ServerClosed:
+            unknown_reply = None
+        still_open = False
+        if unknown_reply is not None and session.open:
+            try:
+                await send(protocol.noop())
+                still_open = True
+            except smtp.ServerClosed:
+                still_open = False
+        judge_unknown_verb(unknown_reply, still_open, verdicts)
+        if not session.open:
+            verdicts.skip_rest('not probed: the server closed the connection')
+            return
+
+        rule = 'CMD-1'
+        quit_reply = await send(protocol.quit_())
+        judge_quit(quit_reply, await session.wait_closed(), verdicts)
+    except smtp.SessionError as exc:
+        _session_error(verdicts, rule, exc)
+        report.error = exc.message
+    finally:
+        session.abort()
+
+
+async def _helo_session(settings: ProbeSettings, target: Target, verdicts: _Verdicts,
+                        replies: list[protocol.Reply]) -> list[str]:
+    session = smtp.SMTPSession(target.address, settings.port, timeout=settings.timeout, deadline=settings.deadline)
+    try:
+        greeting = await session.connect()
+        replies.append(greeting)
+        if greeting.code != 220:
+            session.note('HELO not tried: greeting "%s" in the second session' % greeting.short())
+            return session.transcript
+        reply = await session.send(protocol.helo(settings.helo_name))
+        replies.append(reply)
+        judge_helo_session(reply, verdicts)
+        await session.quit()
+    except smtp.SessionError as exc:
+        if isinstance(exc, smtp.MalformedReply) and not exc.bounded:
+            verdicts.add('GR-2', FAIL, 'malformed reply to HELO: %s' % exc.message)
+        else:
+            session.note('HELO not tested: %s' % exc.message)
+    finally:
+        session.abort()
+    return session.transcript
+
+
+async def probe_session(target: Target, settings: ProbeSettings) -> SessionReport:
+    """smtp_info for one address: two sessions, one report, six findings."""
+    report = SessionReport(target=target, port=settings.port)
+    verdicts = _Verdicts()
+    replies: list[protocol.Reply] = []
+    session = smtp.SMTPSession(target.address, settings.port, timeout=settings.timeout, deadline=settings.deadline)
+    await _main_session(session, settings, report, verdicts, replies)
+    report.transcript = session.transcript
+    if report.hello is not None and report.hello.esmtp and report.error is None:
+        report.transcript = report.transcript + ['** second session: HELO'] + \
+            await _helo_session(settings, target, verdicts, replies)
+    judge_syntax(replies, verdicts)
+    report.findings = verdicts.findings(target, report.transcript)
+    return report

@@ -1,0 +1,193 @@
+# Copyright (c) mxaudit.smtp contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# NOTE: This is a private module_utils file of mxaudit.smtp. Its API may change at any time.
+
+"""MX resolution with dnspython's asyncio resolver.
+
+Lookups only: which hosts receive mail for a domain (RFC 5321 5.1 with
+implicit MX, RFC 7505 null MX) and their addresses. Judging what was found
+is the mx check's job. When nameservers are given the system resolver is
+never consulted; results are cached per Resolver so MX hosts shared by many
+domains are resolved once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import traceback
+import typing as t
+from dataclasses import dataclass, field
+
+DNSPYTHON_IMPORT_ERROR: str | None
+try:
+    import dns.asyncresolver
+    import dns.exception
+    import dns.name
+    import dns.rdatatype
+    import dns.resolver
+except ImportError:  # pragma: no cover - reported by the modules with missing_required_lib
+    DNSPYTHON_IMPORT_ERROR = traceback.format_exc()
+else:
+    DNSPYTHON_IMPORT_ERROR = None
+
+
+class DNSLookupError(Exception):
+    """A lookup could not be answered (SERVFAIL, timeout, no nameserver)."""
+
+
+@dataclass
+class Lookup:
+    """One name and type: records, the CNAME it went through, or why there are none."""
+
+    records: list[str] = field(default_factory=list)
+    cname: str | None = None
+    nxdomain: bool = False
+    error: str | None = None
+
+
+@dataclass
+class MXHost:
+    preference: int
+    host: str
+    addresses: list[str] = field(default_factory=list)
+    cname: str | None = None
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def is_ip(self) -> bool:
+        """The target is written as an IP address (RFC 5321 5.1 wants a host name)."""
+        try:
+            ipaddress.ip_address(self.host.rstrip('.'))
+        except ValueError:
+            return False
+        return True
+
+    def to_dict(self) -> dict[str, t.Any]:
+        return {
+            'preference': self.preference,
+            'host': self.host,
+            'addresses': list(self.addresses),
+            'cname': self.cname,
+        }
+
+
+@dataclass
+class MXSet:
+    """The mail exchangers of one domain, in preference order."""
+
+    domain: str
+    hosts: list[MXHost] = field(default_factory=list)
+    implicit: bool = False
+    null_mx: bool = False
+    null_mx_mixed: bool = False
+    nxdomain: bool = False
+    error: str | None = None
+
+    def to_dict(self) -> list[dict[str, t.Any]]:
+        return [host.to_dict() for host in self.hosts]
+
+
+def absolute(name: str) -> str:
+    return name if name.endswith('.') else name + '.'
+
+
+def relative(name: str) -> str:
+    return name[:-1] if name.endswith('.') and name != '.' else name
+
+
+class Resolver:
+    """Asynchronous lookups with a per-run cache."""
+
+    def __init__(self, nameservers: t.Sequence[str] | None = None, port: int = 53, timeout: float = 5.0) -> None:
+        if nameservers:
+            self._resolver = dns.asyncresolver.Resolver(configure=False)
+            self._resolver.nameservers = list(nameservers)
+        else:
+            self._resolver = dns.asyncresolver.Resolver()
+        self._resolver.port = port
+        self._resolver.timeout = timeout
+        self._resolver.lifetime = timeout
+        self._resolver.search = []
+        self._resolver.use_search_by_default = False
+        self._cache: dict[tuple[str, str], asyncio.Future[Lookup]] = {}
+
+    async def lookup(self, name: str, rdtype: str) -> Lookup:
+        """Cached: concurrent callers asking the same question share one query."""
+        key = (absolute(name).lower(), rdtype)
+        future = self._cache.get(key)
+        if future is None:
+            future = asyncio.ensure_future(self._query(key[0], rdtype))
+            self._cache[key] = future
+        return await asyncio.shield(future)
+
+    async def _query(self, name: str, rdtype: str) -> Lookup:
+        try:
+            answer = await self._resolver.resolve(name, rdtype, raise_on_no_answer=False, search=False)
+        except dns.resolver.NXDOMAIN:
+            return Lookup(nxdomain=True)
+        except dns.resolver.NoNameservers as exc:
+            return Lookup(error='no nameserver answered %s %s (SERVFAIL or refused): %s' % (relative(name), rdtype, exc))
+        except dns.exception.Timeout:
+            return Lookup(error='DNS timeout looking up %s %s' % (relative(name), rdtype))
+        except dns.exception.DNSException as exc:
+            return Lookup(error='DNS error looking up %s %s: %s' % (relative(name), rdtype, exc))
+        cname = None
+        canonical = answer.canonical_name.to_text()
+        if canonical.lower() != name.lower():
+            cname = canonical
+        records = [rdata.to_text() for rdata in answer.rrset] if answer.rrset is not None else []
+        return Lookup(records=records, cname=cname)
+
+    async def addresses(self, host: str) -> MXHost:
+        """A and AAAA of one host name, with the CNAME it is, if any."""
+        result = MXHost(preference=0, host=relative(host))
+        lookups = await asyncio.gather(self.lookup(host, 'A'), self.lookup(host, 'AAAA'))
+        for lookup in lookups:
+            result.addresses.extend(lookup.records)
+            result.cname = result.cname or (relative(lookup.cname) if lookup.cname else None)
+            if lookup.error:
+                result.errors.append(lookup.error)
+        return result
+
+    async def mx(self, domain: str) -> MXSet:
+        """The MX set of a domain, with implicit MX and null MX handled."""
+        result = MXSet(domain=relative(domain))
+        lookup = await self.lookup(domain, 'MX')
+        if lookup.nxdomain:
+            result.nxdomain = True
+            return result
+        if lookup.error:
+            result.error = lookup.error
+            return result
+        targets: list[tuple[int, str]] = []
+        for record in lookup.records:
+            preference, _, exchange = record.partition(' ')
+            targets.append((int(preference), exchange))
+        if not targets:
+            # RFC 5321 5.1: no MX, the domain itself is the implicit MX (preference 0).
+            result.implicit = True
+            implicit = await self.addresses(domain)
+            if implicit.errors and not implicit.addresses:
+                result.error = '; '.join(implicit.errors)
+            elif implicit.addresses:
+                result.hosts = [implicit]
+            return result
+        if any(exchange == '.' for _, exchange in targets):
+            # RFC 7505: "0 ." declares that the domain accepts no mail.
+            result.null_mx = True
+            result.null_mx_mixed = len(targets) > 1
+            targets = [target for target in targets if target[1] != '.']
+            if not result.null_mx_mixed:
+                return result
+        targets.sort(key=lambda target: (target[0], target[1].lower()))
+        hosts = await asyncio.gather(*(self._mx_host(preference, exchange) for preference, exchange in targets))
+        result.hosts = list(hosts)
+        return result
+
+    async def _mx_host(self, preference: int, exchange: str) -> MXHost:
+        host = await self.addresses(exchange)
+        host.preference = preference
+        return host

@@ -1,0 +1,131 @@
+# Copyright (c) mxaudit.smtp contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# NOTE: This is a private module_utils file of mxaudit.smtp. Its API may change at any time.
+
+"""Runs checks over domains: DNS to targets, targets to sessions, results to dicts.
+
+Every module is this engine run with some checks: the modules only parse
+their options and call one of the ``run_*`` functions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import typing as t
+from dataclasses import dataclass, field
+
+from ._checks.mx import judge_mx
+from ._checks.session import ProbeSettings, Target, probe_session
+from ._dns import MXSet, Resolver
+from ._findings import Finding, is_compliant
+from ._options import Options
+
+# Simultaneous sessions of one run; the bulk audit module makes this an option.
+DEFAULT_CONCURRENCY = 20
+
+
+@dataclass
+class DomainTargets:
+    domain: str
+    mx: MXSet | None
+    targets: list[Target] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+
+def make_resolver(options: Options) -> Resolver:
+    return Resolver(options.resolver.nameservers or None, options.resolver.port, options.resolver.timeout)
+
+
+async def domain_targets(resolver: Resolver | None, domain: str, options: Options) -> DomainTargets:
+    """The addresses to probe for a domain: the ``addresses`` given, or every address of every MX."""
+    if options.addresses:
+        return DomainTargets(domain, None, [Target(domain, None, address) for address in options.addresses])
+    assert resolver is not None
+    mx = await resolver.mx(domain)
+    result = DomainTargets(domain, mx, findings=judge_mx(mx))
+    for host in mx.hosts:
+        if host.is_ip:
+            continue
+        for address in host.addresses:
+            result.targets.append(Target(domain, host.host, address))
+    return result
+
+
+def probe_settings(options: Options) -> ProbeSettings:
+    return ProbeSettings(port=options.port, helo_name=options.helo_name, mail_from=options.mail_from,
+                         timeout=options.timeout)
+
+
+async def _bounded(coroutines: t.Iterable[t.Awaitable[t.Any]], limit: int) -> list[t.Any]:
+    semaphore = asyncio.Semaphore(limit)
+
+    async def run(coroutine: t.Awaitable[t.Any]) -> t.Any:
+        async with semaphore:
+            return await coroutine
+
+    return list(await asyncio.gather(*(run(coroutine) for coroutine in coroutines)))
+
+
+async def _mx_info(options: Options) -> dict[str, t.Any]:
+    resolver = make_resolver(options)
+    results = await asyncio.gather(*(resolver.mx(domain) for domain in options.domains))
+    domains = []
+    for mx in results:
+        findings = judge_mx(mx)
+        domains.append({
+            'domain': mx.domain,
+            'mx': mx.to_dict(),
+            'implicit_mx': mx.implicit,
+            'null_mx': mx.null_mx,
+            'findings': [finding.to_dict() for finding in findings],
+            'compliant': is_compliant(findings),
+        })
+    return _collect(domains)
+
+
+async def _smtp_info(options: Options) -> dict[str, t.Any]:
+    resolver = None if options.addresses else make_resolver(options)
+    resolved = await asyncio.gather(*(domain_targets(resolver, domain, options) for domain in options.domains))
+    settings = probe_settings(options)
+    jobs = [(item, target) for item in resolved for target in item.targets]
+    reports = await _bounded((probe_session(target, settings) for _, target in jobs), DEFAULT_CONCURRENCY)
+    by_domain: dict[str, list[t.Any]] = {item.domain: [] for item in resolved}
+    for (item, _), report in zip(jobs, reports):
+        by_domain[item.domain].append(report)
+    domains = []
+    for item in resolved:
+        findings = list(item.findings)
+        for report in by_domain[item.domain]:
+            findings.extend(report.findings)
+        domains.append({
+            'domain': item.domain,
+            'mx': item.mx.to_dict() if item.mx is not None else [],
+            'sessions': [report.to_dict() for report in by_domain[item.domain]],
+            'findings': [finding.to_dict() for finding in findings],
+            'compliant': is_compliant(findings),
+        })
+    result = _collect(domains)
+    result['sessions'] = [session for domain in domains for session in domain['sessions']]
+    return result
+
+
+def _collect(domains: list[dict[str, t.Any]]) -> dict[str, t.Any]:
+    findings = [finding for domain in domains for finding in domain['findings']]
+    result: dict[str, t.Any] = {
+        'domains': domains,
+        'findings': findings,
+        'compliant': all(domain['compliant'] for domain in domains),
+    }
+    if len(domains) == 1:
+        result['mx'] = domains[0]['mx']
+    return result
+
+
+def run_mx_info(options: Options) -> dict[str, t.Any]:
+    return asyncio.run(_mx_info(options))
+
+
+def run_smtp_info(options: Options) -> dict[str, t.Any]:
+    return asyncio.run(_smtp_info(options))

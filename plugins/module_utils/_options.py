@@ -1,0 +1,177 @@
+# Copyright (c) mxaudit.smtp contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# NOTE: This is a private module_utils file of mxaudit.smtp. Its API may change at any time.
+
+"""The common options of every module: argument spec and validation.
+
+Everything a user typed is checked here, before a packet is sent: domain
+names (IDN converted to A-labels), ports, the EHLO name, the envelope
+sender, addresses, timeouts. A bad value gives an OptionError naming it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import typing as t
+from dataclasses import dataclass, field
+
+from . import _protocol as protocol
+
+try:
+    import idna as _idna  # IDNA 2008 (UTS 46), when the managed host has it
+except ImportError:  # pragma: no cover - depends on the host
+    _idna = None
+
+
+class OptionError(ValueError):
+    """An option has a bad value; the message names the option and the value."""
+
+
+COMMON_ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = {
+    'domain': {'type': 'str'},
+    'domains': {'type': 'list', 'elements': 'str'},
+    'port': {'type': 'int', 'default': 25},
+    'helo_name': {'type': 'str'},
+    'mail_from': {'type': 'str'},
+    'timeout': {'type': 'float', 'default': 10.0},
+    'addresses': {'type': 'list', 'elements': 'str'},
+    'resolver': {
+        'type': 'dict',
+        'options': {
+            'nameservers': {'type': 'list', 'elements': 'str'},
+            'port': {'type': 'int', 'default': 53},
+            'timeout': {'type': 'float', 'default': 5.0},
+        },
+    },
+}
+
+COMMON_MUTUALLY_EXCLUSIVE = [('domain', 'domains')]
+
+
+@dataclass
+class ResolverOptions:
+    nameservers: list[str] = field(default_factory=list)
+    port: int = 53
+    timeout: float = 5.0
+
+
+@dataclass
+class Options:
+    domains: list[str]
+    port: int = 25
+    helo_name: str = 'localhost.localdomain'
+    mail_from: str = 'postmaster@localhost.localdomain'
+    timeout: float = 10.0
+    addresses: list[str] = field(default_factory=list)
+    resolver: ResolverOptions = field(default_factory=ResolverOptions)
+
+
+def to_a_label(domain: t.Any, option: str = 'domain') -> str:
+    """An IDN or ASCII domain as lower-case A-labels without a trailing dot."""
+    if not isinstance(domain, str) or not domain.strip():
+        raise OptionError('%s: a domain name is required, got %r' % (option, domain))
+    text = domain.strip().rstrip('.')
+    try:
+        if text.isascii():
+            ascii_text = text.lower()
+        elif _idna is not None:
+            ascii_text = _idna.encode(text, uts46=True).decode('ascii')
+        else:
+            ascii_text = text.encode('idna').decode('ascii').lower()
+    except (UnicodeError, ValueError) as exc:
+        raise OptionError('%s: %r is not a valid internationalized domain name (%s)' % (option, domain, exc))
+    if not protocol.is_domain(ascii_text) or '.' not in ascii_text:
+        raise OptionError('%s: %r is not a valid domain name (letters, digits and hyphens in dot-separated labels)'
+                          % (option, domain))
+    return ascii_text
+
+
+def _port(value: t.Any, option: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 65535:
+        raise OptionError('%s: %r is not a TCP port (1-65535)' % (option, value))
+    return value
+
+
+def _positive(value: t.Any, option: str) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value <= 3600:
+        raise OptionError('%s: %r must be a number of seconds greater than 0 (at most 3600)' % (option, value))
+    return float(value)
+
+
+def _address(value: t.Any, option: str) -> str:
+    try:
+        return str(ipaddress.ip_address(str(value).strip()))
+    except ValueError:
+        raise OptionError('%s: %r is not an IPv4 or IPv6 address' % (option, value))
+
+
+def default_helo_name() -> str:
+    """This host's FQDN, as the EHLO name (RFC 5321 4.1.4 wants the client's primary host name)."""
+    return socket.getfqdn()
+
+
+def parse(params: dict[str, t.Any], *, require_domain: bool = True, smtp: bool = True) -> Options:
+    """Validate the common options of a module call; raises OptionError.
+
+    With ``smtp`` false (DNS-only modules) no default EHLO name is looked up.
+    """
+    domains: list[str] = []
+    if params.get('domain') is not None:
+        domains.append(to_a_label(params['domain']))
+    for index, domain in enumerate(params.get('domains') or []):
+        name = to_a_label(domain, 'domains[%d]' % index)
+        if name not in domains:
+            domains.append(name)
+    if require_domain and not domains:
+        raise OptionError('one of domain or domains is required')
+
+    helo_name = params.get('helo_name')
+    if helo_name is None and not smtp:
+        helo_name = 'localhost.localdomain'
+    elif helo_name is None:
+        helo_name = default_helo_name()
+        if not protocol.is_domain(helo_name) or '.' not in helo_name:
+            raise OptionError('helo_name: this host\'s name %r is not a fully qualified domain name; '
+                              'set helo_name' % helo_name)
+    else:
+        if not protocol.is_address_literal(helo_name):
+            helo_name = to_a_label(helo_name, 'helo_name')
+    try:
+        protocol.check_helo_name(helo_name)
+    except protocol.CommandError as exc:
+        raise OptionError('helo_name: %s' % exc)
+
+    mail_from = params.get('mail_from')
+    if mail_from is None:
+        mail_from = 'postmaster@' + (helo_name if not helo_name.startswith('[') else 'localhost.localdomain')
+    try:
+        protocol.check_path(mail_from)
+    except protocol.CommandError as exc:
+        raise OptionError('mail_from: %s (use a real mailbox; the null sender is probed separately)' % exc)
+
+    resolver_params = params.get('resolver') or {}
+    resolver = ResolverOptions(
+        nameservers=[_address(ns, 'resolver.nameservers') for ns in resolver_params.get('nameservers') or []],
+        port=_port(resolver_params.get('port', 53), 'resolver.port'),
+        timeout=_positive(resolver_params.get('timeout', 5.0), 'resolver.timeout'),
+    )
+    addresses = []
+    for value in params.get('addresses') or []:
+        address = _address(value, 'addresses')
+        if address not in addresses:
+            addresses.append(address)
+    if addresses and len(domains) > 1:
+        raise OptionError('addresses: can be given with one domain only (they stand for its MX hosts)')
+
+    return Options(
+        domains=domains,
+        port=_port(params.get('port', 25), 'port'),
+        helo_name=helo_name,
+        mail_from=mail_from,
+        timeout=_positive(params.get('timeout', 10.0), 'timeout'),
+        addresses=addresses,
+        resolver=resolver,
+    )
