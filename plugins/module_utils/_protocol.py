@@ -65,10 +65,15 @@ class CommandError(SMTPProtocolError, ValueError):
     """A command argument is unsafe or malformed; nothing was sent."""
 
 
+_NOT_PRINTABLE_ASCII = re.compile(r'[^\x20-\x7e]')
+
+
 def printable(data: bytes | str) -> str:
     """Text of a line for transcripts: control and non-UTF-8 bytes shown as \\xNN."""
     if isinstance(data, bytes):
         data = data.decode('utf-8', errors='backslashreplace')
+    if not _NOT_PRINTABLE_ASCII.search(data):
+        return data
     return ''.join(ch if ch.isprintable() or ch == ' ' else '\\x%02x' % ord(ch) if ord(ch) < 256 else ch for ch in data)
 
 
@@ -147,17 +152,19 @@ class ReplyParser:
             raise self._error
         self._buffer += data
         replies: list[Reply] = []
+        start = 0
         try:
             while True:
-                newline = self._buffer.find(b'\n')
+                newline = self._buffer.find(b'\n', start)
                 if newline < 0:
-                    if len(self._buffer) > MAX_REPLY_LINE:
+                    if len(self._buffer) - start > MAX_REPLY_LINE:
                         raise ReplyError('reply line longer than %d bytes' % MAX_REPLY_LINE, bounded=True)
+                    del self._buffer[:start]  # one move per feed, not one per line
                     return replies
-                if newline + 1 > MAX_REPLY_LINE + 2:
+                if newline + 1 - start > MAX_REPLY_LINE + 2:
                     raise ReplyError('reply line longer than %d bytes' % MAX_REPLY_LINE, bounded=True)
-                line = bytes(self._buffer[:newline + 1])
-                del self._buffer[:newline + 1]
+                line = bytes(self._buffer[start:newline + 1])
+                start = newline + 1
                 reply = self._line(line)
                 if reply is not None:
                     replies.append(reply)

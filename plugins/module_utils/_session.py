@@ -285,10 +285,13 @@ class SMTPSession:
         return reply
 
     def abort(self) -> None:
+        """Drop the connection now (no QUIT); safe to call twice or after the loop ended."""
         if self._writer is not None and not self.closed:
             self.closed = True
-            transport = self._writer.transport
-            transport.abort()
+            try:
+                self._writer.transport.abort()
+            except RuntimeError:  # the event loop is already closed: the socket went with it
+                pass
 
     @property
     def open(self) -> bool:

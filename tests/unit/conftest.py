@@ -1,0 +1,62 @@
+# Copyright (c) mxaudit.smtp contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Fixtures shared by the unit tests: the lab, started once per test run.
+
+The lab listens on loopback only; DNS questions go to the lab's own server,
+never to the system resolver.
+"""
+
+from __future__ import annotations
+
+import os
+import typing as t
+from dataclasses import dataclass
+
+import pytest
+
+from ansible_collections.mxaudit.smtp.tests.lab import LabDNSServer, LabRunner, LabSMTPServer, default_lab
+from ansible_collections.mxaudit.smtp.tests.lab.scenario import Lab
+
+# Ports apart from the demo lab's (2525/5300) so both can run at once.
+TEST_SMTP_PORT = int(os.environ.get('MXAUDIT_TEST_SMTP_PORT', '2587'))
+TEST_DNS_PORT = int(os.environ.get('MXAUDIT_TEST_DNS_PORT', '5387'))
+HELO_NAME = 'audit.lab.test'
+
+
+@dataclass
+class RunningLab:
+    spec: Lab
+    runner: LabRunner
+    dns: LabDNSServer
+    servers: dict[str, LabSMTPServer]
+    port: int
+
+    def address(self, behaviour: str) -> str:
+        return self.spec.server(behaviour).address
+
+    def domain(self, behaviour: str) -> str:
+        return self.spec.server(behaviour).domain
+
+    def resolver_options(self) -> dict[str, t.Any]:
+        return {'nameservers': ['127.0.0.1'], 'port': self.dns.port, 'timeout': 1.0}
+
+    def module_args(self, **extra: t.Any) -> dict[str, t.Any]:
+        args = {'port': self.port, 'helo_name': HELO_NAME, 'timeout': 2.0, 'resolver': self.resolver_options()}
+        args.update(extra)
+        return args
+
+
+@pytest.fixture(scope='session')
+def lab() -> t.Iterator[RunningLab]:
+    spec = default_lab(port=TEST_SMTP_PORT, dns_port=TEST_DNS_PORT, slow_delay=1.5)
+    runner = LabRunner()
+    try:
+        dns = runner.start_dns(spec.records, '127.0.0.1', TEST_DNS_PORT, servfail=spec.servfail, drop=spec.drop)
+        servers = {server.behaviour: runner.start_smtp(server.behaviour, server.address, TEST_SMTP_PORT,
+                                                       name=server.name, options=server.options)
+                   for server in spec.servers}
+        yield RunningLab(spec, runner, dns, servers, TEST_SMTP_PORT)
+    finally:
+        runner.stop()

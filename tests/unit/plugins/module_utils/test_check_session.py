@@ -1,0 +1,200 @@
+# Copyright (c) mxaudit.smtp contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The smtp_info session probe: replies in, verdicts out; then whole sessions against the lab."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from ansible_collections.mxaudit.smtp.plugins.module_utils import _protocol as protocol
+from ansible_collections.mxaudit.smtp.plugins.module_utils._checks import session as check
+from ansible_collections.mxaudit.smtp.plugins.module_utils._session import Hello
+
+
+def reply(text: str) -> protocol.Reply:
+    (parsed,) = protocol.ReplyParser().feed(text.encode() + b'\r\n')
+    return parsed
+
+
+def verdict(judge, *args) -> tuple[str, str]:
+    verdicts = check._Verdicts()
+    judge(*args, verdicts)
+    ((rule, parts),) = verdicts.parts.items()
+    (status, summary), = parts
+    return status, summary
+
+
+# ------------------------------------------------------------------ judges
+
+@pytest.mark.parametrize('greeting, status', [
+    ('220 mx1.example.org ESMTP Postfix', 'pass'),
+    ('220 [192.0.2.1] ready', 'pass'),
+    ('220 ****************************', 'fail'),       # a banner-rewriting firewall
+    ('554 5.3.2 mx1.example.org no service', 'pass'),   # a legal refusal
+    ('421 4.3.2 try later', 'inconclusive'),
+    ('450 busy', 'inconclusive'),
+    ('250 mx1.example.org', 'fail'),
+    ('550 go away', 'fail'),
+])
+def test_greeting(greeting, status):
+    verdicts = check._Verdicts()
+    check.judge_greeting(reply(greeting), verdicts)
+    assert verdicts.parts['GR-1'][0][0] == status
+
+
+def test_ehlo_not_supported_but_helo_works_is_a_fail():
+    hello = Hello(reply('500 5.5.1 Command unrecognized'), reply('250 mx1.example.org'))
+    verdicts = check._Verdicts()
+    assert check.judge_ehlo(hello, verdicts)
+    assert verdicts.parts['GR-3'][0][0] == 'fail'
+
+
+@pytest.mark.parametrize('ehlo, status', [
+    ('421 4.7.0 too many connections', 'inconclusive'),
+    ('550 5.7.1 Client host rejected: blocked', 'inconclusive'),  # a refusal of the auditor, not a missing EHLO
+])
+def test_ehlo_refused_for_policy_or_temporarily_is_never_a_fail(ehlo, status):
+    verdicts = check._Verdicts()
+    check.judge_ehlo(Hello(reply(ehlo), None), verdicts)
+    assert verdicts.parts['GR-3'][0][0] == status
+
+
+@pytest.mark.parametrize('text, status', [
+    ('250 mx1.example.org', 'pass'),
+    ('250-mx1.example.org\r\n250 PIPELINING', 'warn'),
+    ('502 5.5.2 HELO not implemented', 'fail'),
+    ('421 4.3.2 later', 'inconclusive'),
+])
+def test_helo_in_a_fresh_session(text, status):
+    parsed = protocol.ReplyParser().feed(text.encode() + b'\r\n')[-1]
+    assert verdict(check.judge_helo_session, parsed)[0] == status
+
+
+@pytest.mark.parametrize('text, status', [('250 2.0.0 Ok', 'pass'), ('252 odd', 'warn'), ('502 not implemented', 'fail'),
+                                          ('421 bye', 'inconclusive')])
+def test_noop(text, status):
+    assert verdict(check.judge_noop, reply(text))[0] == status
+
+
+def test_rset_that_does_not_clear_the_transaction():
+    status, summary = verdict(check.judge_rset_cleared, reply('503 5.5.1 Error: nested MAIL command'))
+    assert status == 'fail' and 'did not clear' in summary
+
+
+@pytest.mark.parametrize('postmaster, unknown, status, words', [
+    ('252 2.0.0 Cannot VRFY user', None, 'pass', ''),
+    ('250 2.0.0 <postmaster@example.org>', None, 'pass', ''),
+    ('502 5.5.1 VRFY command is disabled', '502 5.5.1 VRFY command is disabled', 'warn', 'answers 252'),
+    ('550 5.1.1 User unknown', '550 5.1.1 User unknown', 'fail', 'answers 550 to everything'),
+    ('550 5.7.1 VRFY refused by policy', '550 5.7.1 VRFY refused by policy', 'inconclusive', 'policy'),
+    ('530 5.7.0 Authentication required', '530 5.7.0 Authentication required', 'inconclusive', 'policy'),
+    ('450 4.7.1 later', None, 'inconclusive', ''),
+])
+def test_vrfy(postmaster, unknown, status, words):
+    got, summary = verdict(check.judge_vrfy, reply(postmaster), reply(unknown) if unknown else None)
+    assert got == status and words in summary
+
+
+@pytest.mark.parametrize('text, still_open, status', [
+    ('500 5.5.2 Error: command not recognized', True, 'pass'),
+    ('502 5.5.1 Unrecognized command', True, 'warn'),
+    ('500 5.5.2 Error: command not recognized', False, 'fail'),
+    ('421 4.7.0 closing', False, 'inconclusive'),
+    ('250 ok', True, 'fail'),
+    (None, False, 'fail'),
+])
+def test_unknown_verb(text, still_open, status):
+    assert verdict(check.judge_unknown_verb, reply(text) if text else None, still_open)[0] == status
+
+
+@pytest.mark.parametrize('text, closed, status', [
+    ('221 2.0.0 Bye', True, 'pass'), ('221 2.0.0 Bye', False, 'fail'), ('500 no', True, 'fail'),
+    ('421 later', True, 'inconclusive')])
+def test_quit(text, closed, status):
+    assert verdict(check.judge_quit, reply(text), closed)[0] == status
+
+
+def test_syntax_warnings_for_bare_lf_and_long_lines():
+    replies = protocol.ReplyParser().feed(b'220 mx\n250 ' + b'w' * 600 + b'\r\n')
+    verdicts = check._Verdicts()
+    check.judge_syntax(replies, verdicts)
+    assert [status for status, _ in verdicts.parts['GR-2']] == ['warn', 'warn']
+
+
+# ------------------------------------------------------------------ whole sessions against the lab
+
+def probe(lab, behaviour, timeout=2.0):
+    target = check.Target(lab.domain(behaviour), 'mx.' + lab.domain(behaviour), lab.address(behaviour))
+    settings = check.ProbeSettings(port=lab.port, helo_name='audit.lab.test', mail_from='postmaster@audit.lab.test',
+                                   timeout=timeout)
+    return asyncio.run(check.probe_session(target, settings))
+
+
+def statuses(report):
+    return {finding.rule: finding.status for finding in report.findings}
+
+
+EXPECTED = {
+    'compliant': {'GR-1': 'pass', 'GR-2': 'pass', 'GR-3': 'pass', 'CMD-1': 'pass', 'CMD-2': 'pass', 'CMD-3': 'pass'},
+    'hostile_banner': {'GR-1': 'pass', 'GR-2': 'pass', 'GR-3': 'pass', 'CMD-1': 'pass', 'CMD-2': 'pass', 'CMD-3': 'pass'},
+    'greeting_554': {'GR-1': 'pass', 'GR-2': 'pass', 'GR-3': 'skipped', 'CMD-1': 'skipped', 'CMD-2': 'skipped',
+                     'CMD-3': 'skipped'},
+    'never_greets': {'GR-1': 'inconclusive', 'GR-2': 'skipped', 'GR-3': 'skipped', 'CMD-1': 'skipped',
+                     'CMD-2': 'skipped', 'CMD-3': 'skipped'},
+    'malformed_multiline': {'GR-1': 'pass', 'GR-2': 'fail', 'GR-3': 'skipped', 'CMD-1': 'skipped',
+                            'CMD-2': 'skipped', 'CMD-3': 'skipped'},
+    'endless_reply': {'GR-1': 'pass', 'GR-2': 'inconclusive', 'GR-3': 'skipped', 'CMD-1': 'skipped',
+                      'CMD-2': 'skipped', 'CMD-3': 'skipped'},
+    'closes_on_unknown': {'GR-1': 'pass', 'GR-2': 'pass', 'GR-3': 'pass', 'CMD-1': 'pass', 'CMD-2': 'fail',
+                          'CMD-3': 'pass'},
+    'vrfy_550': {'GR-1': 'pass', 'GR-2': 'pass', 'GR-3': 'pass', 'CMD-1': 'pass', 'CMD-2': 'pass', 'CMD-3': 'fail'},
+}
+
+
+@pytest.mark.parametrize('behaviour', sorted(EXPECTED))
+def test_lab_behaviour_verdicts(lab, behaviour):
+    report = probe(lab, behaviour, timeout=1.0 if behaviour == 'never_greets' else 2.0)
+    assert statuses(report) == EXPECTED[behaviour]
+    for finding in report.findings:
+        assert finding.transcript == report.transcript
+        assert finding.address == lab.address(behaviour)
+
+
+def test_compliant_session_transcript_reads_like_the_documents(lab):
+    report = probe(lab, 'compliant')
+    sent = [line for line in report.transcript if line.startswith('C: ')]
+    assert sent == [
+        'C: EHLO audit.lab.test', 'C: NOOP', 'C: MAIL FROM:<postmaster@audit.lab.test>', 'C: RSET',
+        'C: MAIL FROM:<postmaster@audit.lab.test>', 'C: RSET', 'C: VRFY postmaster', 'C: XMXAUDITUNKNOWN', 'C: NOOP',
+        'C: QUIT', 'C: HELO audit.lab.test', 'C: QUIT']
+    assert '** second session: HELO' in report.transcript
+    assert report.hello.capabilities.to_dict()['size'] == 10240000
+
+
+def test_no_probe_ever_sends_rcpt_or_data(lab):
+    server = lab.servers['compliant']
+    before = len(server.commands)
+    probe(lab, 'compliant')
+    verbs = {command.split(' ', 1)[0].split(':', 1)[0].upper() for command in server.commands[before:]}
+    assert 'DATA' not in verbs and 'RCPT' not in verbs
+    assert server.data_commands == 0
+
+
+def test_never_greeting_server_costs_one_timeout(lab):
+    started = time.monotonic()
+    report = probe(lab, 'never_greets', timeout=1.0)
+    assert time.monotonic() - started < 1.6
+    assert report.error and 'greeting' in report.error
+
+
+def test_connection_refused_is_an_error_not_a_fail():
+    target = check.Target('refused.lab.test', 'mx.refused.lab.test', '127.0.0.1')
+    settings = check.ProbeSettings(port=9, helo_name='audit.lab.test', mail_from='postmaster@audit.lab.test', timeout=1)
+    report = asyncio.run(check.probe_session(target, settings))
+    assert statuses(report)['GR-1'] == 'error'
+    assert all(status in ('error', 'skipped') for status in statuses(report).values())

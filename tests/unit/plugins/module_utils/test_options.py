@@ -1,0 +1,71 @@
+# Copyright (c) mxaudit.smtp contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.mxaudit.smtp.plugins.module_utils._options import OptionError, parse, to_a_label
+
+BASE = {'helo_name': 'audit.example.net'}
+
+
+def options(**params):
+    return parse(dict(BASE, **params))
+
+
+def test_idn_domains_become_a_labels_and_duplicates_go():
+    result = options(domains=['Bücher.Example', 'xn--bcher-kva.example', 'EXAMPLE.org.'])
+    assert result.domains == ['xn--bcher-kva.example', 'example.org']
+
+
+def test_defaults():
+    result = options(domain='example.org')
+    assert (result.port, result.timeout, result.mail_from) == (25, 10.0, 'postmaster@audit.example.net')
+    assert result.resolver.nameservers == [] and result.resolver.port == 53
+
+
+@pytest.mark.parametrize('params, words', [
+    ({'domain': 'bad domain.example'}, "'bad domain.example'"),
+    ({'domain': 'under_score.example'}, 'under_score.example'),
+    ({'domain': 'localhost'}, "'localhost'"),
+    ({'domain': 'a' * 64 + '.example'}, 'not a valid domain'),
+    ({'domain': ''}, 'domain'),
+    ({'domains': ['ok.example', '-bad.example']}, 'domains[1]'),
+    ({'domain': 'example.org', 'port': 0}, 'port: 0'),
+    ({'domain': 'example.org', 'port': 70000}, 'port: 70000'),
+    ({'domain': 'example.org', 'timeout': 0}, 'timeout'),
+    ({'domain': 'example.org', 'helo_name': 'bad\r\nname'}, 'helo_name'),
+    ({'domain': 'example.org', 'helo_name': '[999.1.1.1]'}, 'helo_name'),
+    ({'domain': 'example.org', 'mail_from': 'x@y.example\r\nRCPT TO:<a@b.example>'}, 'mail_from'),
+    ({'domain': 'example.org', 'mail_from': ''}, 'mail_from'),
+    ({'domain': 'example.org', 'addresses': ['mx.example.org']}, "addresses: 'mx.example.org'"),
+    ({'domains': ['a.example', 'b.example'], 'addresses': ['192.0.2.1']}, 'one domain'),
+    ({'domain': 'example.org', 'resolver': {'nameservers': ['dns.example']}}, 'resolver.nameservers'),
+    ({'domain': 'example.org', 'resolver': {'port': 0}}, 'resolver.port'),
+    ({}, 'one of domain or domains'),
+])
+def test_bad_values_are_named(params, words):
+    with pytest.raises(OptionError) as info:
+        options(**params)
+    assert words in str(info.value)
+
+
+def test_address_literal_helo_name():
+    result = options(domain='example.org', helo_name='[192.0.2.7]')
+    assert result.helo_name == '[192.0.2.7]'
+    assert result.mail_from == 'postmaster@localhost.localdomain'
+
+
+def test_addresses_are_normalised():
+    assert options(domain='example.org', addresses=['2001:DB8::1', '127.0.0.1']).addresses == ['2001:db8::1', '127.0.0.1']
+
+
+def test_dns_only_modules_do_not_need_an_ehlo_name():
+    assert parse({'domain': 'example.org'}, smtp=False).domains == ['example.org']
+
+
+def test_to_a_label_rejects_invalid_idn():
+    with pytest.raises(OptionError):
+        to_a_label('xn--a.example\u3002\u200d')

@@ -1,0 +1,254 @@
+# Copyright (c) mxaudit.smtp contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The session driver against lab servers and a few in-test hostile servers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import tracemalloc
+
+import pytest
+
+from ansible_collections.mxaudit.smtp.plugins.module_utils import _protocol as protocol
+from ansible_collections.mxaudit.smtp.plugins.module_utils import _session as smtp
+
+HELO = 'audit.lab.test'
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+def test_compliant_session_transcript(lab):
+    async def scenario():
+        session = smtp.SMTPSession(lab.address('compliant'), lab.port, timeout=2)
+        greeting = await session.connect()
+        hello = await smtp.hello(session, HELO)
+        mail = await session.send(protocol.mail_from(''))
+        rset = await session.send(protocol.rset())
+        quit_reply = await session.send(protocol.quit_())
+        closed = await session.wait_closed(2)
+        return session, greeting, hello, mail, rset, quit_reply, closed
+
+    session, greeting, hello, mail, rset, quit_reply, closed = run(scenario())
+    assert greeting.code == 220 and hello.esmtp and hello.capabilities.has('PIPELINING')
+    assert (mail.code, rset.code, quit_reply.code, closed) == (250, 250, 221, True)
+    assert session.transcript == [
+        'S: 220 mx.compliant.lab.test ESMTP mxaudit-lab',
+        'C: EHLO audit.lab.test',
+        'S: 250-mx.compliant.lab.test',
+        'S: 250-PIPELINING',
+        'S: 250-SIZE 10240000',
+        'S: 250-8BITMIME',
+        'S: 250-ENHANCEDSTATUSCODES',
+        'S: 250-DSN',
+        'S: 250 SMTPUTF8',
+        'C: MAIL FROM:<>',
+        'S: 250 2.1.0 Ok',
+        'C: RSET',
+        'S: 250 2.0.0 Ok',
+        'C: QUIT',
+        'S: 221 2.0.0 Bye',
+    ]
+
+
+def test_pipelined_group_is_one_write_and_replies_come_in_order(lab):
+    domain = lab.domain('compliant')
+
+    async def scenario():
+        session = smtp.SMTPSession(lab.address('compliant'), lab.port, timeout=2)
+        await session.connect()
+        await smtp.hello(session, HELO)
+        return await session.pipeline([protocol.mail_from(''), protocol.rcpt_to('postmaster@' + domain),
+                                       protocol.rset(), protocol.quit_()])
+
+    result = run(scenario())
+    assert result.complete
+    assert [reply.code for reply in result.replies] == [250, 250, 250, 221]
+
+
+def test_pipelining_loses_commands_like_the_source_document(lab):
+    domain = lab.domain('pipelining_loses')
+
+    async def scenario():
+        session = smtp.SMTPSession(lab.address('pipelining_loses'), lab.port, timeout=2)
+        await session.connect()
+        await smtp.hello(session, HELO)
+        return session, await session.pipeline([protocol.mail_from(''), protocol.rcpt_to('postmaster@' + domain),
+                                                protocol.rset(), protocol.quit_()])
+
+    session, result = run(scenario())
+    assert not result.complete
+    assert [reply.code for reply in result.replies] == [250, 221]
+    assert isinstance(result.error, smtp.ServerClosed)
+    assert session.transcript[-3:] == ['S: 250 Sender OK', 'S: 221 2.0.0 Bye',
+                                       '** connection closed by the server while waiting for the reply to pipelined RSET']
+
+
+def test_never_greeting_server_costs_at_most_the_timeout(lab):
+    session = smtp.SMTPSession(lab.address('never_greets'), lab.port, timeout=1.0)
+    started = time.monotonic()
+    with pytest.raises(smtp.ReplyTimeout) as info:
+        run(session.connect())
+    elapsed = time.monotonic() - started
+    assert not isinstance(info.value, smtp.DeadlineExceeded)
+    assert 0.9 <= elapsed < 1.5
+    assert session.transcript == ['** no complete reply within 1 s while waiting for the greeting']
+
+
+def test_deadline_cuts_a_longer_timeout(lab):
+    async def scenario():
+        deadline = asyncio.get_running_loop().time() + 0.5
+        session = smtp.SMTPSession(lab.address('never_greets'), lab.port, timeout=10.0, deadline=deadline)
+        with pytest.raises(smtp.DeadlineExceeded):
+            await session.connect()
+        return session
+
+    started = time.monotonic()
+    session = run(scenario())
+    assert time.monotonic() - started < 1.0
+    assert session.transcript[-1].startswith('** session deadline reached')
+
+
+def test_slow_greeting_within_the_timeout_is_fine(lab):
+    async def scenario():
+        async with smtp.SMTPSession(lab.address('slow_greeting'), lab.port, timeout=4.0) as session:
+            return await session.connect()
+
+    assert run(scenario()).code == 220
+
+
+def test_slow_greeting_beyond_the_timeout_times_out(lab):
+    session = smtp.SMTPSession(lab.address('slow_greeting'), lab.port, timeout=0.5)
+    with pytest.raises(smtp.ReplyTimeout):
+        run(session.connect())
+
+
+def test_554_greeting_then_503_until_quit(lab):
+    async def scenario():
+        session = smtp.SMTPSession(lab.address('greeting_554'), lab.port, timeout=2)
+        greeting = await session.connect()
+        ehlo = await session.send(protocol.ehlo(HELO))
+        quit_reply = await session.send(protocol.quit_())
+        return greeting, ehlo, quit_reply
+
+    greeting, ehlo, quit_reply = run(scenario())
+    assert (greeting.code, ehlo.code, quit_reply.code) == (554, 503, 221)
+
+
+def test_malformed_multiline_reply_ends_the_session_with_its_lines_in_the_transcript(lab):
+    async def scenario():
+        session = smtp.SMTPSession(lab.address('malformed_multiline'), lab.port, timeout=2)
+        await session.connect()
+        with pytest.raises(smtp.MalformedReply) as info:
+            await smtp.hello(session, HELO)
+        return session, info.value
+
+    session, error = run(scenario())
+    assert not error.bounded
+    assert session.transcript[-4:] == [
+        'S: 250-mx.malformed-multiline.lab.test', 'S: 250-PIPELINING', 'S: 251 SIZE 1000',
+        '** multiline reply mixes codes 250 and 251; session ended']
+    assert not session.open
+
+
+def test_endless_reply_is_cut_off_with_bounded_memory(lab):
+    async def scenario():
+        session = smtp.SMTPSession(lab.address('endless_reply'), lab.port, timeout=5)
+        await session.connect()
+        with pytest.raises(smtp.MalformedReply) as info:
+            await smtp.hello(session, HELO)
+        return session, info.value
+
+    tracemalloc.start()
+    try:
+        session, error = run(scenario())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert error.bounded
+    assert peak < 20 * 1024 * 1024
+    assert sum(1 for line in session.transcript if line.startswith('S: 250-')) == smtp.PARTIAL_LINES_SHOWN
+
+
+def test_unknown_verb_that_closes_the_connection(lab):
+    async def scenario():
+        session = smtp.SMTPSession(lab.address('closes_on_unknown'), lab.port, timeout=2)
+        await session.connect()
+        await smtp.hello(session, HELO)
+        with pytest.raises(smtp.ServerClosed):
+            await session.send(protocol.verb('XMXAUDITUNKNOWN'))
+        return session
+
+    session = run(scenario())
+    assert session.transcript[-2:] == [
+        'C: XMXAUDITUNKNOWN', '** connection closed by the server while waiting for the reply to XMXAUDITUNKNOWN']
+
+
+def test_connection_refused_is_a_connect_error():
+    # 127.0.0.1 port 9 (discard) has no listener in the lab or on a test machine.
+    session = smtp.SMTPSession('127.0.0.1', 9, timeout=1)
+    with pytest.raises(smtp.ConnectError) as info:
+        run(session.connect())
+    assert info.value.reason == 'refused'
+
+
+async def _serve(handler):
+    server = await asyncio.start_server(handler, '127.0.0.1', 0)
+    return server, server.sockets[0].getsockname()[1]
+
+
+def test_trickling_server_cannot_stretch_the_timeout():
+    async def trickle(reader, writer):
+        try:
+            for byte in b'220 slow.lab.test ' + b'x' * 100:
+                writer.write(bytes([byte]))
+                await writer.drain()
+                await asyncio.sleep(0.1)
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    async def scenario():
+        server, port = await _serve(trickle)
+        session = smtp.SMTPSession('127.0.0.1', port, timeout=1.0)
+        started = time.monotonic()
+        try:
+            with pytest.raises(smtp.ReplyTimeout):
+                await session.connect()
+        finally:
+            server.close()
+        return session, time.monotonic() - started
+
+    session, elapsed = run(scenario())
+    assert elapsed < 1.5
+    assert 'bytes of an unfinished reply' in session.transcript[-1]
+
+
+def test_many_small_replies_never_accumulate():
+    """100 MB of unsolicited complete replies: the parser hands them out and keeps nothing."""
+    parser = protocol.ReplyParser()
+    line = b'250 ' + b'z' * 1020 + b'\r\n'
+    chunk = line * 64
+    tracemalloc.start()
+    try:
+        total = 0
+        while total < 100 * 1024 * 1024:
+            replies = parser.feed(chunk)
+            assert len(replies) == 64
+            total += len(chunk)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 * 1024 * 1024
+
+
+def test_transcript_lines_are_capped():
+    session = smtp.SMTPSession('127.0.0.1', 25)
+    session._record('S: 250 ' + 'q' * 5000)
+    assert len(session.transcript[0]) < smtp.TRANSCRIPT_LINE_MAX + 40
+    assert session.transcript[0].endswith('(5007 characters)')

@@ -1,0 +1,82 @@
+# Copyright (c) mxaudit.smtp contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""mx_info and smtp_info as Ansible runs them: arguments in, JSON out."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.mxaudit.smtp.plugins.modules import mx_info, smtp_info
+
+
+def run_module(module, args, capsys):
+    with patch_module_args(args):
+        with pytest.raises(SystemExit) as info:
+            module.main()
+    result = json.loads(capsys.readouterr().out)
+    return info.value.code, result
+
+
+def test_mx_info(lab, capsys):
+    code, result = run_module(mx_info, {'domain': 'backup-mx.lab.test', 'resolver': lab.resolver_options()}, capsys)
+    assert code == 0 and result['changed'] is False and result['compliant'] is True
+    assert [(mx['preference'], mx['host']) for mx in result['mx']] == [
+        (10, 'mx.compliant.lab.test'), (20, 'mx.relay-denied-all.lab.test')]
+    assert [finding['rule'] for finding in result['findings']] == ['MX-1']
+
+
+def test_mx_info_several_domains(lab, capsys):
+    code, result = run_module(mx_info, {'domains': ['null-mx.lab.test', 'mx-no-address.lab.test'],
+                                        'resolver': lab.resolver_options()}, capsys)
+    assert code == 0 and 'mx' not in result
+    assert [(d['domain'], d['null_mx'], d['compliant']) for d in result['domains']] == [
+        ('null-mx.lab.test', True, True), ('mx-no-address.lab.test', False, False)]
+    assert result['compliant'] is False
+
+
+def test_smtp_info_compliant_server(lab, capsys):
+    code, result = run_module(smtp_info, lab.module_args(domain='compliant.lab.test'), capsys)
+    assert code == 0 and result['changed'] is False and result['compliant'] is True
+    (session,) = result['sessions']
+    assert session['greeting'] == '220 mx.compliant.lab.test ESMTP mxaudit-lab'
+    assert session['capabilities']['keywords'] == ['8BITMIME', 'DSN', 'ENHANCEDSTATUSCODES', 'PIPELINING', 'SIZE',
+                                                   'SMTPUTF8']
+    assert session['capabilities']['size'] == 10240000
+    rules = [(f['rule'], f['status']) for f in result['findings']]
+    assert rules == [('MX-1', 'pass'), ('GR-1', 'pass'), ('GR-2', 'pass'), ('GR-3', 'pass'), ('CMD-1', 'pass'),
+                     ('CMD-2', 'pass'), ('CMD-3', 'pass')]
+    finding = result['findings'][1]
+    assert set(finding) == {'check', 'rule', 'status', 'level', 'rfc', 'domain', 'mx', 'address', 'summary', 'transcript'}
+    assert (finding['check'], finding['level'], finding['rfc']) == ('greeting', 'MUST', 'RFC 5321 4.2, 4.3.1')
+
+
+def test_smtp_info_with_addresses_skips_dns(lab, capsys):
+    args = lab.module_args(domain='vrfy-550.lab.test', addresses=[lab.address('vrfy_550')])
+    args['resolver'] = {'nameservers': ['127.0.0.1'], 'port': 9, 'timeout': 0.5}  # a resolver that would fail
+    code, result = run_module(smtp_info, args, capsys)
+    assert code == 0 and result['compliant'] is False
+    assert result['mx'] == []
+    failed = [f['rule'] for f in result['findings'] if f['status'] == 'fail']
+    assert failed == ['CMD-3']
+
+
+@pytest.mark.parametrize('args, words', [
+    ({'domain': 'bad domain'}, 'domain'),
+    ({'domain': 'example.org', 'helo_name': 'x\r\nDATA'}, 'helo_name'),
+    ({'domain': 'example.org', 'port': 99999}, 'port'),
+])
+def test_bad_input_fails_before_anything_is_sent(args, words, capsys):
+    args = dict({'helo_name': 'audit.lab.test', 'resolver': {'nameservers': ['127.0.0.1'], 'port': 9}}, **args)
+    code, result = run_module(smtp_info, args, capsys)
+    assert code == 1 and result['failed'] is True
+    assert result['msg'].startswith('Invalid option: ' + words)
+
+
+def test_domain_and_domains_are_mutually_exclusive(capsys):
+    code, result = run_module(mx_info, {'domain': 'a.example', 'domains': ['b.example']}, capsys)
+    assert code == 1 and 'mutually exclusive' in result['msg']
