@@ -135,10 +135,13 @@ def default_lab(port: int = LAB_PORT, dns_port: int = DNS_PORT, slow_delay: Opti
         "mx.ipv6.lab.test.": {"AAAA": ["::1"], "A": [compliant_addr]},
     }
     records.update(dns_only)
+    # The IPv6 path: a second compliant server on [::1] for ipv6.lab.test (its A record is the IPv4 one).
+    servers.append(ServerSpec("compliant", "::1", "mx.ipv6.lab.test", "ipv6.lab.test",
+                              {"domains": ["ipv6.lab.test"] + list(COMPLIANT_EXTRA_DOMAINS)}))
     dns_only_domains = [
         "implicit-mx.lab.test", "null-mx.lab.test", "null-mx-mixed.lab.test", "mx-is-ip.lab.test",
         "mx-no-address.lab.test", "mx-cname.lab.test", "backup-mx.lab.test", "no-mail.lab.test",
-        "servfail.lab.test", "dns-timeout.lab.test", "ipv6.lab.test",
+        "servfail.lab.test", "dns-timeout.lab.test",
     ]
     return Lab(
         servers=servers,

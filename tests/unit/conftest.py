@@ -54,9 +54,11 @@ def lab() -> t.Iterator[RunningLab]:
     runner = LabRunner()
     try:
         dns = runner.start_dns(spec.records, '127.0.0.1', TEST_DNS_PORT, servfail=spec.servfail, drop=spec.drop)
-        servers = {server.behaviour: runner.start_smtp(server.behaviour, server.address, TEST_SMTP_PORT,
-                                                       name=server.name, options=server.options)
-                   for server in spec.servers}
+        servers: dict[str, LabSMTPServer] = {}
+        for server in spec.servers:
+            started = runner.start_smtp(server.behaviour, server.address, TEST_SMTP_PORT, name=server.name,
+                                        options=server.options)
+            servers.setdefault(server.behaviour, started)  # the first server of a behaviour is the one tests name
         yield RunningLab(spec, runner, dns, servers, TEST_SMTP_PORT)
     finally:
         runner.stop()

@@ -462,14 +462,16 @@ def test_dns_truncates_large_udp_answers(runner: Any) -> None:
 
 def test_scenario_layout() -> None:
     scenario = lab.default_lab()
-    assert [s.behaviour for s in scenario.servers] == list(lab.BEHAVIOURS)
-    assert [s.address for s in scenario.servers] == ["127.0.1.%d" % i for i in range(1, len(lab.BEHAVIOURS) + 1)]
+    assert [s.behaviour for s in scenario.servers] == list(lab.BEHAVIOURS) + ["compliant"]
+    assert [s.address for s in scenario.servers] == ["127.0.1.%d" % i for i in range(1, len(lab.BEHAVIOURS) + 1)] + ["::1"]
+    assert scenario.server("compliant").address == "127.0.1.1"  # the IPv6 twin comes last
     assert [s.address for s in scenario.postfix] == ["127.0.2.%d" % i for i in range(1, 6)]
     assert scenario.server("open_relay").domain == "open-relay.lab.test"
     assert scenario.server("postfix_null_sender_refused").name == "mx.postfix-null-sender-refused.lab.test"
-    for spec in scenario.servers + scenario.postfix:
+    for spec in scenario.servers[:-1] + scenario.postfix:
         assert scenario.records[spec.domain + "."]["MX"] == ["10 %s." % spec.name]
         assert scenario.records[spec.name + "."]["A"] == [spec.address]
+    assert scenario.records["mx.ipv6.lab.test."]["AAAA"] == ["::1"]
     domains = scenario.domains()
     assert len(domains) == len(set(domains)) and "dns-timeout.lab.test" in domains
     assert all(addr.startswith("127.") for node in scenario.records.values() for addr in node.get("A", []))
@@ -487,7 +489,7 @@ def test_cli_serve(tmp_path: Path) -> None:
             time.sleep(0.05)
         assert state.exists(), proc.stderr.read().decode() if proc.poll() is not None and proc.stderr else "no state"
         info = json.loads(state.read_text())
-        assert [s["behaviour"] for s in info["servers"]] == list(lab.BEHAVIOURS)
+        assert [s["behaviour"] for s in info["servers"]] == list(lab.BEHAVIOURS) + ["compliant"]
         compliant = next(s for s in info["servers"] if s["behaviour"] == "compliant")
         query = dns.message.make_query(compliant["mx"] + ".", "A")
         response = dns.query.udp(query, info["dns"]["host"], port=info["dns"]["port"], timeout=TIMEOUT)

@@ -80,3 +80,11 @@ def test_bad_input_fails_before_anything_is_sent(args, words, capsys):
 def test_domain_and_domains_are_mutually_exclusive(capsys):
     code, result = run_module(mx_info, {'domain': 'a.example', 'domains': ['b.example']}, capsys)
     assert code == 1 and 'mutually exclusive' in result['msg']
+
+
+def test_smtp_info_probes_ipv4_and_ipv6_addresses(lab, capsys):
+    code, result = run_module(smtp_info, lab.module_args(domain='ipv6.lab.test'), capsys)
+    assert code == 0 and result['compliant'] is True
+    assert sorted(session['address'] for session in result['sessions']) == ['127.0.1.1', '::1']
+    assert all(session['error'] is None for session in result['sessions'])
+    assert {f['status'] for f in result['findings']} == {'pass'}
