@@ -93,4 +93,3 @@ attributes:
       - mxaudit.smtp.all
     description: Use C(group/mxaudit.smtp.all) in C(module_defaults) to set the common options once.
 '''
-

@@ -164,7 +164,7 @@ class Resolver:
             return result
         targets: list[tuple[int, str]] = []
         for record in lookup.records:
-            preference, _, exchange = record.partition(' ')
+            preference, exchange = record.split(' ', 1)
             targets.append((int(preference), exchange))
         if not targets:
             # RFC 5321 5.1: no MX, the domain itself is the implicit MX (preference 0).
@@ -175,7 +175,7 @@ class Resolver:
             elif implicit.addresses:
                 result.hosts = [implicit]
             return result
-        if any(exchange == '.' for _, exchange in targets):
+        if any(target[1] == '.' for target in targets):
             # RFC 7505: "0 ." declares that the domain accepts no mail.
             result.null_mx = True
             result.null_mx_mixed = len(targets) > 1

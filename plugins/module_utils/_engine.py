@@ -42,7 +42,8 @@ async def domain_targets(resolver: Resolver | None, domain: str, options: Option
     """The addresses to probe for a domain: the ``addresses`` given, or every address of every MX."""
     if options.addresses:
         return DomainTargets(domain, None, [Target(domain, None, address) for address in options.addresses])
-    assert resolver is not None
+    if resolver is None:
+        raise ValueError('a resolver is needed when no addresses are given')
     mx = await resolver.mx(domain)
     result = DomainTargets(domain, mx, findings=judge_mx(mx))
     for host in mx.hosts:
@@ -90,10 +91,10 @@ async def _smtp_info(options: Options) -> dict[str, t.Any]:
     resolved = await asyncio.gather(*(domain_targets(resolver, domain, options) for domain in options.domains))
     settings = probe_settings(options)
     jobs = [(item, target) for item in resolved for target in item.targets]
-    reports = await _bounded((probe_session(target, settings) for _, target in jobs), DEFAULT_CONCURRENCY)
+    reports = await _bounded((probe_session(job[1], settings) for job in jobs), DEFAULT_CONCURRENCY)
     by_domain: dict[str, list[t.Any]] = {item.domain: [] for item in resolved}
-    for (item, _), report in zip(jobs, reports):
-        by_domain[item.domain].append(report)
+    for job, report in zip(jobs, reports):
+        by_domain[job[0].domain].append(report)
     domains = []
     for item in resolved:
         findings = list(item.findings)

@@ -254,7 +254,7 @@ class SMTPSession:
             return True
         if self._reader is None:
             return True
-        budget, _ = self._budget(self.timeout if timeout is None else timeout)
+        budget = self._budget(self.timeout if timeout is None else timeout)[0]
         loop = asyncio.get_running_loop()
         end = loop.time() + budget
         while True:

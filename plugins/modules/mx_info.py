@@ -17,13 +17,13 @@ description:
   - DNS failures (SERVFAIL, timeout, NXDOMAIN) are findings with status V(error), never V(fail).
   - Sends no SMTP traffic; use M(mxaudit.smtp.smtp_info) to talk to the hosts found.
 author:
-  - mxaudit.smtp contributors
+  - mxaudit.smtp contributors (@mxaudit)
 extends_documentation_fragment:
   - mxaudit.smtp.common
   - mxaudit.smtp.common.attributes
 notes:
   - The SMTP options (O(port), O(helo_name), O(mail_from), O(timeout), O(addresses)) are accepted so that C(module_defaults) for the
-    group apply, and are not used: this module sends no SMTP traffic.
+    group apply, and are not used, because this module sends no SMTP traffic.
 seealso:
   - module: mxaudit.smtp.smtp_info
   - name: RFC 5321 section 5.1, Locating the Target Host

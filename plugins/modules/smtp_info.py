@@ -21,7 +21,7 @@ description:
     V(inconclusive) or V(error) finding with the reason.
   - The probe sends MAIL FROM but never RCPT TO or DATA; no mail is ever delivered.
 author:
-  - mxaudit.smtp contributors
+  - mxaudit.smtp contributors (@mxaudit)
 extends_documentation_fragment:
   - mxaudit.smtp.common
   - mxaudit.smtp.common.attributes

@@ -19,9 +19,11 @@ import pytest
 from ansible_collections.mxaudit.smtp.tests.lab import LabDNSServer, LabRunner, LabSMTPServer, default_lab
 from ansible_collections.mxaudit.smtp.tests.lab.scenario import Lab
 
-# Ports apart from the demo lab's (2525/5300) so both can run at once.
-TEST_SMTP_PORT = int(os.environ.get('MXAUDIT_TEST_SMTP_PORT', '2587'))
-TEST_DNS_PORT = int(os.environ.get('MXAUDIT_TEST_DNS_PORT', '5387'))
+# Ports apart from the demo lab's (2525/5300) so both can run at once, and one pair per
+# pytest-xdist worker (ansible-test units runs several).
+_WORKER = int(os.environ.get('PYTEST_XDIST_WORKER', 'gw0')[2:] or 0)
+TEST_SMTP_PORT = int(os.environ.get('MXAUDIT_TEST_SMTP_PORT', '2587')) + 10 * _WORKER
+TEST_DNS_PORT = int(os.environ.get('MXAUDIT_TEST_DNS_PORT', '5387')) + 10 * _WORKER
 HELO_NAME = 'audit.lab.test'
 
 
@@ -62,3 +64,23 @@ def lab() -> t.Iterator[RunningLab]:
         yield RunningLab(spec, runner, dns, servers, TEST_SMTP_PORT)
     finally:
         runner.stop()
+
+
+@pytest.fixture(scope='session')
+def postfix() -> t.Iterator[t.Any]:
+    """The lab's real Postfix instances on 127.0.2.x (root and the postfix package needed).
+
+    Skipped where Postfix cannot run, except with CI=true: there a missing Postfix fails.
+    """
+    from ansible_collections.mxaudit.smtp.tests.lab import postfix as lab_postfix
+
+    lab = lab_postfix.PostfixLab()
+    if not lab.available():
+        message = 'Postfix lab unavailable: needs the postfix package and root'
+        if os.environ.get('CI', '').lower() == 'true':
+            pytest.fail(message + ' (CI=true: .ci/run must install Postfix)')
+        pytest.skip(message)
+    started = lab.ensure_running(timeout=60)
+    yield lab
+    if started and 'PYTEST_XDIST_WORKER' not in os.environ:
+        lab.stop()

@@ -23,29 +23,12 @@ from .. import _protocol as protocol
 from .. import _session as smtp
 from .._findings import ERROR, FAIL, INCONCLUSIVE, PASS, SKIPPED, WARN, Finding, worst_status
 from .addresses import random_local_part
+from .probe import ProbeSettings, Target
 
 RULES = ('GR-1', 'GR-2', 'GR-3', 'CMD-1', 'CMD-2', 'CMD-3')
 UNKNOWN_VERB = 'XMXAUDITUNKNOWN'
 # 500 "command unrecognized", 502 "not implemented", 504 "parameter not implemented"
 NOT_IMPLEMENTED = (500, 502, 504)
-
-
-@dataclass
-class Target:
-    """One address to probe, and the domain and MX host it stands for."""
-
-    domain: str | None
-    mx: str | None
-    address: str
-
-
-@dataclass
-class ProbeSettings:
-    port: int
-    helo_name: str
-    mail_from: str
-    timeout: float
-    deadline: float | None = None
 
 
 @dataclass
@@ -100,8 +83,8 @@ class _Verdicts:
         for rule in RULES:
             if rule in self.parts:
                 parts = self.parts[rule]
-                status = worst_status([{'status': status} for status, _ in parts]) or SKIPPED
-                summary = '; '.join(text for _, text in parts)
+                status = worst_status([{'status': part[0]} for part in parts]) or SKIPPED
+                summary = '; '.join(part[1] for part in parts)
             elif rule in self.skipped:
                 status, summary = SKIPPED, self.skipped[rule]
             else:

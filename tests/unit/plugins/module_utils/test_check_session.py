@@ -24,9 +24,10 @@ def reply(text: str) -> protocol.Reply:
 def verdict(judge, *args) -> tuple[str, str]:
     verdicts = check._Verdicts()
     judge(*args, verdicts)
-    ((rule, parts),) = verdicts.parts.items()
-    (status, summary), = parts
-    return status, summary
+    assert len(verdicts.parts) == 1
+    parts = list(verdicts.parts.values())[0]
+    assert len(parts) == 1
+    return parts[0]
 
 
 # ------------------------------------------------------------------ judges
@@ -123,7 +124,7 @@ def test_syntax_warnings_for_bare_lf_and_long_lines():
     replies = protocol.ReplyParser().feed(b'220 mx\n250 ' + b'w' * 600 + b'\r\n')
     verdicts = check._Verdicts()
     check.judge_syntax(replies, verdicts)
-    assert [status for status, _ in verdicts.parts['GR-2']] == ['warn', 'warn']
+    assert [part[0] for part in verdicts.parts['GR-2']] == ['warn', 'warn']
 
 
 # ------------------------------------------------------------------ whole sessions against the lab

@@ -1,0 +1,252 @@
+# Copyright (c) mxaudit.smtp contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# NOTE: This is a private module_utils file of mxaudit.smtp. Its API may change at any time.
+
+"""A session for envelope probes (MAIL FROM / RCPT TO), shared by the conformance checks.
+
+It opens the connection, reads the greeting, says EHLO, runs one
+transaction at a time with RSET between them, and never sends DATA. It
+reconnects before the server's error limits can slow or end the session
+(Postfix sleeps after 10 refused commands and hangs up after 20), and it
+keeps one transcript across its connections. Anything that stops the
+probes - no connection, a 554 or 4xx greeting, 421, a timeout, a broken
+reply - becomes a ``Problem`` that the checks turn into `error`,
+`inconclusive` or `skipped` findings, never into `fail`.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from dataclasses import dataclass, field
+
+from .. import _protocol as protocol
+from .. import _session as smtp
+from .._findings import ERROR, INCONCLUSIVE, SKIPPED, Finding
+
+# Refused commands per connection before the probe session reconnects.
+MAX_REFUSALS_PER_CONNECTION = 8
+
+
+@dataclass
+class Target:
+    """One address to probe, and the domain and MX host it stands for."""
+
+    domain: str | None
+    mx: str | None
+    address: str
+
+    @property
+    def literal(self) -> str:
+        """The address as an RFC 5321 address literal: [192.0.2.1] or [IPv6:2001:db8::1]."""
+        return '[IPv6:%s]' % self.address if ':' in self.address else '[%s]' % self.address
+
+
+@dataclass
+class ProbeSettings:
+    port: int
+    helo_name: str
+    mail_from: str
+    timeout: float
+    deadline: float | None = None
+    relay_recipient: str = 'mxaudit-relay-probe@example.com'
+    relay_variants: bool = True
+
+
+@dataclass
+class Problem:
+    """Why the probes could not go on."""
+
+    status: str
+    summary: str
+
+
+class ProbeSession:
+    """Envelope probes at one address, over as many connections as the server's limits need."""
+
+    def __init__(self, target: Target, settings: ProbeSettings,
+                 max_refusals: int = MAX_REFUSALS_PER_CONNECTION) -> None:
+        self.target = target
+        self.settings = settings
+        self.max_refusals = max_refusals
+        self.transcript: list[str] = []
+        self.greeting: protocol.Reply | None = None
+        self.hello: smtp.Hello | None = None
+        self.problem: Problem | None = None
+        self.connections = 0
+        self._session: smtp.SMTPSession | None = None
+        self._refusals = 0
+        self._in_transaction = False
+
+    # -------------------------------------------------------------- connection
+
+    @property
+    def banner_name(self) -> str | None:
+        """The host name the server gives itself (greeting, else EHLO), if it is a domain name."""
+        if self.greeting is not None:
+            name = protocol.greeting_domain(self.greeting)
+            if name and not name.startswith('['):
+                return name
+        if self.hello is not None and self.hello.capabilities is not None:
+            name = self.hello.capabilities.domain
+            if protocol.is_domain(name):
+                return name
+        return None
+
+    def _stop(self, status: str, summary: str) -> None:
+        if self.problem is None:
+            self.problem = Problem(status, summary)
+
+    async def open(self) -> bool:
+        """Connect, greeting, EHLO. False (with ``problem`` set) when probes cannot run here."""
+        if self.connections:
+            self.transcript.append('** new connection (staying under the server\'s error limits)')
+        self.connections += 1
+        session = smtp.SMTPSession(self.target.address, self.settings.port, timeout=self.settings.timeout,
+                                   deadline=self.settings.deadline)
+        self._session = session
+        self._refusals = 0
+        self._in_transaction = False
+        try:
+            greeting = await session.connect()
+            self.greeting = self.greeting or greeting
+            if greeting.code == 554:
+                self._stop(SKIPPED, 'the server refuses service with a 554 greeting ("%s"), which RFC 5321 3.1 allows; '
+                           'nothing else applies' % greeting.short())
+            elif greeting.is_transient():
+                self._stop(INCONCLUSIVE, 'greeting "%s": temporarily unavailable' % greeting.short())
+            elif greeting.code != 220:
+                self._stop(INCONCLUSIVE, 'greeting "%s" is not 220; see smtp_info (GR-1)' % greeting.short())
+            else:
+                hello = await smtp.hello(session, self.settings.helo_name)
+                self.hello = self.hello or hello
+                if not hello.accepted:
+                    self._stop(INCONCLUSIVE, 'EHLO/HELO refused: "%s"' % hello.reply.short())
+        except smtp.SessionError as exc:
+            self._session_error(exc)
+        finally:
+            self.transcript.extend(session.transcript)
+            session.transcript = []
+        if self.problem is not None:
+            await self.close()
+            return False
+        return True
+
+    def _session_error(self, exc: smtp.SessionError) -> None:
+        if isinstance(exc, smtp.ConnectError):
+            self._stop(ERROR, exc.message)
+        elif isinstance(exc, smtp.MalformedReply):
+            self._stop(INCONCLUSIVE, 'the session ended on a reply this auditor could not read (%s); '
+                       'see smtp_info (GR-2)' % exc.message)
+        else:
+            self._stop(INCONCLUSIVE, 'the session ended early: %s' % exc.message)
+
+    async def close(self) -> None:
+        session = self._session
+        if session is None:
+            return
+        self._session = None
+        if session.open and self.problem is None:
+            await session.quit()
+        session.abort()
+        self.transcript.extend(session.transcript)
+        session.transcript = []
+
+    # -------------------------------------------------------------- commands
+
+    async def send(self, command: protocol.Command) -> protocol.Reply | None:
+        """One command; None (with ``problem`` set) when the session broke or the server sent 421."""
+        if self.problem is not None:
+            return None
+        if self._session is None or not self._session.open:
+            if not await self.open():
+                return None
+        session = self._session
+        if session is None:
+            return None
+        try:
+            reply = await session.send(command)
+        except smtp.SessionError as exc:
+            self._session_error(exc)
+            reply = None
+        self.transcript.extend(session.transcript)
+        session.transcript = []
+        if reply is None:
+            await self.close()
+            return None
+        if reply.code == 421:
+            self._stop(INCONCLUSIVE, 'the server closed the session with "%s"' % reply.short())
+            await self.close()
+            return None
+        if reply.kind in (4, 5):
+            self._refusals += 1
+        return reply
+
+    async def _make_room(self) -> None:
+        """Reconnect when the next refusals could reach the server's error limits."""
+        if self._session is not None and self._refusals >= self.max_refusals:
+            await self.close()
+
+    async def mail(self, sender: str) -> protocol.Reply | None:
+        """RSET if a transaction is open, then MAIL FROM:<sender>."""
+        await self._make_room()
+        if self._in_transaction:
+            if await self.send(protocol.rset()) is None:
+                return None
+        self._in_transaction = True
+        return await self.send(protocol.mail_from(sender))
+
+    async def rcpt(self, address: str, *, allow_malformed: bool = False) -> protocol.Reply | None:
+        return await self.send(protocol.rcpt_to(address, allow_malformed=allow_malformed))
+
+
+@dataclass
+class Transaction:
+    """A MAIL FROM that got through, and what the null sender got on the way."""
+
+    sender: str | None
+    mail_reply: protocol.Reply | None
+    null_reply: protocol.Reply | None = None
+    refused_replies: list[protocol.Reply] = field(default_factory=list)
+
+    @property
+    def open(self) -> bool:
+        return self.sender is not None
+
+
+async def begin(probe: ProbeSession, null_first: bool = True) -> Transaction:
+    """MAIL FROM:<> (RFC 5321 4.5.5: it must be accepted), falling back to ``mail_from``.
+
+    The fallback is what keeps one cause to one failing finding: a server
+    that refuses the null sender is reported once, by null_sender_check, and
+    the other probes go on with a real sender.
+    """
+    senders = ['', probe.settings.mail_from] if null_first else [probe.settings.mail_from]
+    transaction = Transaction(None, None)
+    for sender in senders:
+        reply = await probe.mail(sender)
+        if reply is None:
+            return transaction
+        if sender == '':
+            transaction.null_reply = reply
+        if reply.is_positive():
+            transaction.sender = sender
+            transaction.mail_reply = reply
+            return transaction
+        transaction.refused_replies.append(reply)
+    return transaction
+
+
+def problem_findings(rules: t.Sequence[str], target: Target, problem: Problem, transcript: list[str]) -> list[Finding]:
+    return [Finding(rule=rule, status=problem.status, summary=problem.summary, domain=target.domain, mx=target.mx,
+                    address=target.address, transcript=list(transcript)) for rule in rules]
+
+
+def finding(rule: str, status: str, summary: str, target: Target, transcript: list[str]) -> Finding:
+    return Finding(rule=rule, status=status, summary=summary, domain=target.domain, mx=target.mx,
+                   address=target.address, transcript=list(transcript))
+
+
+def quote(reply: protocol.Reply | None) -> str:
+    return '"%s"' % reply.short() if reply is not None else 'no reply'
