@@ -17,10 +17,13 @@ import typing as t
 from dataclasses import dataclass, field
 
 from ._checks.mx import judge_mx
-from ._checks.session import ProbeSettings, Target, probe_session
+from ._checks.probe import ProbeSettings, Target
+from ._checks.session import probe_session
 from ._dns import MXSet, Resolver
-from ._findings import Finding, is_compliant
+from ._findings import PASS, Finding, is_compliant
 from ._options import Options
+
+CheckFunction = t.Callable[[Target, ProbeSettings], t.Awaitable[t.List[Finding]]]
 
 # Simultaneous sessions of one run; the bulk audit module makes this an option.
 DEFAULT_CONCURRENCY = 20
@@ -54,9 +57,9 @@ async def domain_targets(resolver: Resolver | None, domain: str, options: Option
     return result
 
 
-def probe_settings(options: Options) -> ProbeSettings:
+def probe_settings(options: Options, **check_options: t.Any) -> ProbeSettings:
     return ProbeSettings(port=options.port, helo_name=options.helo_name, mail_from=options.mail_from,
-                         timeout=options.timeout)
+                         timeout=options.timeout, **check_options)
 
 
 async def _bounded(coroutines: t.Iterable[t.Awaitable[t.Any]], limit: int) -> list[t.Any]:
@@ -112,6 +115,28 @@ async def _smtp_info(options: Options) -> dict[str, t.Any]:
     return result
 
 
+async def _check(options: Options, check: CheckFunction, settings: ProbeSettings) -> dict[str, t.Any]:
+    resolver = None if options.addresses else make_resolver(options)
+    resolved = await asyncio.gather(*(domain_targets(resolver, domain, options) for domain in options.domains))
+    jobs = [(item, target) for item in resolved for target in item.targets]
+    results = await _bounded((check(job[1], settings) for job in jobs), DEFAULT_CONCURRENCY)
+    by_domain: dict[str, list[Finding]] = {item.domain: [] for item in resolved}
+    for job, findings in zip(jobs, results):
+        by_domain[job[0].domain].extend(findings)
+    domains = []
+    for item in resolved:
+        # The DNS findings that explain why a target was not probed (or is odd); a plain MX-1 pass is noise here.
+        findings = [finding for finding in item.findings if finding.status != PASS or finding.rule != 'MX-1']
+        findings.extend(by_domain[item.domain])
+        domains.append({
+            'domain': item.domain,
+            'mx': item.mx.to_dict() if item.mx is not None else [],
+            'findings': [finding.to_dict() for finding in findings],
+            'compliant': is_compliant(findings),
+        })
+    return _collect(domains)
+
+
 def _collect(domains: list[dict[str, t.Any]]) -> dict[str, t.Any]:
     findings = [finding for domain in domains for finding in domain['findings']]
     result: dict[str, t.Any] = {
@@ -130,3 +155,8 @@ def run_mx_info(options: Options) -> dict[str, t.Any]:
 
 def run_smtp_info(options: Options) -> dict[str, t.Any]:
     return asyncio.run(_smtp_info(options))
+
+
+def run_check(options: Options, check: CheckFunction, **check_options: t.Any) -> dict[str, t.Any]:
+    """A single-check module: the check at every address of every MX of every domain."""
+    return asyncio.run(_check(options, check, probe_settings(options, **check_options)))

@@ -18,12 +18,15 @@ from ._options import OptionError, Options, parse
 
 def guarded_run(module: AnsibleModule, backend: t.Callable[[Options], dict[str, t.Any]],
                 *, require_domain: bool = True, smtp: bool = True) -> None:
-    """Validate the common options, run the backend, exit; never a traceback for bad input."""
+    """Validate the common options, run the backend, exit; never a traceback for bad input.
+
+    The backend may raise OptionError too, for the options only it knows.
+    """
     if DNSPYTHON_IMPORT_ERROR is not None:
         module.fail_json(msg=missing_required_lib('dnspython'), exception=DNSPYTHON_IMPORT_ERROR)
     try:
         options = parse(module.params, require_domain=require_domain, smtp=smtp)
+        result = backend(options)
     except OptionError as exc:
         module.fail_json(msg='Invalid option: %s' % exc)
-    result = backend(options)
     module.exit_json(changed=False, **result)

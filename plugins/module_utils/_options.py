@@ -175,3 +175,21 @@ def parse(params: dict[str, t.Any], *, require_domain: bool = True, smtp: bool =
         addresses=addresses,
         resolver=resolver,
     )
+
+
+def relay_recipient(value: t.Any, domains: t.Sequence[str]) -> str:
+    """The foreign mailbox of the relay probes: a valid mailbox at a domain none of the audited ones."""
+    if not isinstance(value, str) or '@' not in value:
+        raise OptionError('relay_recipient: %r is not a mailbox (local-part@domain)' % (value,))
+    local, domain = value.rsplit('@', 1)
+    address = '%s@%s' % (local, to_a_label(domain, 'relay_recipient'))
+    try:
+        protocol.check_path(address)
+    except protocol.CommandError as exc:
+        raise OptionError('relay_recipient: %s' % exc)
+    foreign = address.rsplit('@', 1)[1]
+    for domain in domains:
+        if foreign == domain or foreign.endswith('.' + domain):
+            raise OptionError('relay_recipient: %r is at the audited domain %s; relaying is tested with a foreign domain'
+                              % (value, domain))
+    return address

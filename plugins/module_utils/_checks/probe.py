@@ -147,7 +147,7 @@ class ProbeSession:
         if session is None:
             return
         self._session = None
-        if session.open and self.problem is None:
+        if session.open:
             await session.quit()
         session.abort()
         self.transcript.extend(session.transcript)
@@ -183,6 +183,32 @@ class ProbeSession:
             self._refusals += 1
         return reply
 
+    async def pipeline(self, commands: t.Sequence[protocol.Command]) -> smtp.PipelineResult | None:
+        """One write of a group (RFC 2920); the result says what came back and how it ended."""
+        if self.problem is not None:
+            return None
+        if self._session is None or not self._session.open:
+            if not await self.open():
+                return None
+        session = self._session
+        if session is None:
+            return None
+        result = await session.pipeline(commands)
+        self.transcript.extend(session.transcript)
+        session.transcript = []
+        self._in_transaction = False
+        return result
+
+    async def closed_by_server(self) -> bool:
+        """After a QUIT: does the server close its side within the timeout?"""
+        session = self._session
+        if session is None:
+            return True
+        closed = await session.wait_closed()
+        self.transcript.extend(session.transcript)
+        session.transcript = []
+        return closed
+
     async def _make_room(self) -> None:
         """Reconnect when the next refusals could reach the server's error limits."""
         if self._session is not None and self._refusals >= self.max_refusals:
@@ -216,13 +242,13 @@ class Transaction:
 
 
 async def begin(probe: ProbeSession, null_first: bool = True) -> Transaction:
-    """MAIL FROM:<> (RFC 5321 4.5.5: it must be accepted), falling back to ``mail_from``.
+    """MAIL FROM:<> (RFC 5321 4.5.5: it must be accepted), falling back to ``mail_from`` (or the other way round).
 
     The fallback is what keeps one cause to one failing finding: a server
     that refuses the null sender is reported once, by null_sender_check, and
     the other probes go on with a real sender.
     """
-    senders = ['', probe.settings.mail_from] if null_first else [probe.settings.mail_from]
+    senders = ['', probe.settings.mail_from] if null_first else [probe.settings.mail_from, '']
     transaction = Transaction(None, None)
     for sender in senders:
         reply = await probe.mail(sender)

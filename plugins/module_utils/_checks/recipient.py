@@ -1,0 +1,84 @@
+# Copyright (c) mxaudit.smtp contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# NOTE: This is a private module_utils file of mxaudit.smtp. Its API may change at any time.
+
+"""RV-1: an unknown recipient is refused at RCPT time.
+
+RFC 5321 3.6 and 6.1: a 250 to RCPT is a promise to deliver or to bounce.
+A server that accepts a random local part that cannot exist must bounce
+later, to the envelope sender - which for spam is forged, so its bounces
+are backscatter. Refusing at RCPT time keeps the error with the sending
+server. A catch-all domain does this on purpose, hence a warn, never a fail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import _protocol as protocol
+from .._findings import INCONCLUSIVE, PASS, WARN, Finding
+from . import refusal
+from .addresses import random_local_part
+from .probe import ProbeSession, ProbeSettings, Target, begin, finding, problem_findings, quote
+
+RULE = 'RV-1'
+
+
+@dataclass
+class RecipientEvidence:
+    unknown_address: str
+    unknown: protocol.Reply | None = None       # RCPT TO:<random@D>
+    postmaster: protocol.Reply | None = None    # RCPT TO:<postmaster@D>, the mailbox that must exist
+    ended: str = 'the session ended'
+
+
+def judge_recipient(evidence: RecipientEvidence) -> tuple[str, str]:
+    reply = evidence.unknown
+    if reply is None:
+        return INCONCLUSIVE, 'not probed (%s)' % evidence.ended
+    sent = 'RCPT TO:<%s> (a local part that cannot exist) got %s' % (evidence.unknown_address, quote(reply))
+    if reply.is_positive():
+        return WARN, (sent + ': the server accepts unknown recipients at RCPT time, so it must bounce them later - '
+                      'to senders that spam forges (backscatter risk); refuse unknown recipients at RCPT time, '
+                      'unless the domain is a deliberate catch-all')
+    if reply.is_transient():
+        return INCONCLUSIVE, sent + ': a temporary refusal decides nothing'
+    cause = refusal.cause(reply)
+    if cause == refusal.MAILBOX:
+        return PASS, sent + ': unknown recipients are refused at RCPT time'
+    if cause == refusal.CLIENT:
+        return INCONCLUSIVE, sent + ': a refusal of this client, not of the recipient'
+    if cause in (refusal.RELAY, refusal.DOMAIN):
+        return INCONCLUSIVE, sent + ': the whole domain is refused, not the recipient (see postmaster_check, RL-3)'
+    postmaster = evidence.postmaster
+    if postmaster is not None and postmaster.is_positive():
+        return PASS, sent + ', while postmaster is accepted: unknown recipients are refused at RCPT time'
+    return INCONCLUSIVE, sent + ', and postmaster got %s: every recipient is refused alike' % quote(postmaster)
+
+
+async def check_recipient(target: Target, settings: ProbeSettings) -> list[Finding]:
+    """recipient_check at one address."""
+    domain = target.domain or ''
+    probe = ProbeSession(target, settings)
+    evidence = RecipientEvidence('%s@%s' % (random_local_part(), domain))
+    try:
+        if not await probe.open():
+            return problem_findings([RULE], target, probe.problem, probe.transcript)
+        transaction = await begin(probe, null_first=False)
+        if not transaction.open:
+            if probe.problem is not None:
+                return problem_findings([RULE], target, probe.problem, probe.transcript)
+            return [finding(RULE, INCONCLUSIVE, 'MAIL FROM refused for the null sender and for %s: no recipient could '
+                            'be tried' % settings.mail_from, target, probe.transcript)]
+        evidence.unknown = await probe.rcpt(evidence.unknown_address)
+        if evidence.unknown is not None and evidence.unknown.is_permanent():
+            evidence.postmaster = await probe.rcpt('postmaster@%s' % domain)
+        await probe.close()
+    finally:
+        await probe.close()
+    if probe.problem is not None:
+        evidence.ended = probe.problem.summary
+    status, summary = judge_recipient(evidence)
+    return [finding(RULE, status, summary, target, probe.transcript)]

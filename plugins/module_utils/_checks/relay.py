@@ -1,0 +1,208 @@
+# Copyright (c) mxaudit.smtp contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# NOTE: This is a private module_utils file of mxaudit.smtp. Its API may change at any time.
+
+"""RL-1 and RL-2: relaying to a foreign domain is refused, in every address form.
+
+RFC 5321 3.6 and 7.9: a server that accepts mail for a domain it does not
+serve, from a client it does not know, is an open relay. RL-1 is the plain
+case; RL-2 the classic tricks (the sixteen forms of nmap's smtp-open-relay
+and their siblings): a forged local sender, the percent hack, bang paths,
+quoted local parts, a second "@", source routes, address literals - each
+against the MX's own domain, its banner name and its address literal.
+
+A false "open relay" is the worst verdict this collection can give. So an
+accepted variant whose final domain is the server's own (``x%foreign@D``)
+counts as relaying only when the same server refuses a random unknown
+mailbox at that same domain: an accept-all server takes any local part,
+and that is not relaying. Source-routed and sender-forged forms need no
+such control - their final destination is the foreign domain itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .. import _protocol as protocol
+from .._findings import FAIL, INCONCLUSIVE, PASS, Finding
+from . import refusal
+from .addresses import random_local_part
+from .probe import ProbeSession, ProbeSettings, Target, begin, finding, problem_findings, quote
+
+RULES = ('RL-1', 'RL-2')
+PROBE_SENDER = 'mxaudit-relay-probe'
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One relay attempt: an envelope, and where a random mailbox shows what "accepted" means."""
+
+    form: str
+    recipient: str
+    sender: str | None = None          # None: the session's sender
+    control_suffix: str | None = None  # "@example.org", "@[192.0.2.1]", "" (unqualified), or None (no control needed)
+    malformed: bool = False
+
+    def envelope(self, default_sender: str) -> str:
+        sender = default_sender if self.sender is None else self.sender
+        return 'MAIL FROM:<%s> RCPT TO:<%s>' % (sender, self.recipient)
+
+
+def build_variants(domain: str, banner: str | None, literal: str, relay_recipient: str) -> list[Variant]:
+    local, foreign = relay_recipient.rsplit('@', 1)
+    suffixes = [('the domain', domain)]
+    if banner and banner.lower() != domain.lower():
+        suffixes.append(('the banner name', banner))
+    suffixes.append(('the address literal', literal))
+    variants = [
+        Variant('null sender', relay_recipient, sender=''),
+        Variant('sender at the foreign domain', relay_recipient, sender='%s@%s' % (PROBE_SENDER, foreign)),
+    ]
+    variants += [Variant('sender at %s' % where, relay_recipient, sender='%s@%s' % (PROBE_SENDER, suffix))
+                 for where, suffix in suffixes]
+    variants += [
+        Variant('quoted local part, unqualified', '"%s@%s"' % (local, foreign), control_suffix='', malformed=True),
+        Variant('quoted percent hack, unqualified', '"%s%%%s"' % (local, foreign), control_suffix='', malformed=True),
+        Variant('bang path, unqualified', '%s!%s' % (foreign, local), control_suffix='', malformed=True),
+    ]
+    for where, suffix in suffixes:
+        at = '@' + suffix
+        variants += [
+            Variant('percent hack at %s' % where, '%s%%%s%s' % (local, foreign, at), control_suffix=at),
+            Variant('quoted local part at %s' % where, '"%s@%s"%s' % (local, foreign, at), control_suffix=at),
+            Variant('double @ at %s' % where, '%s@%s%s' % (local, foreign, at), control_suffix=at, malformed=True),
+            Variant('bang path at %s' % where, '%s!%s%s' % (foreign, local, at), control_suffix=at),
+            Variant('source route through %s' % where, '%s:%s' % (at, relay_recipient),
+                    malformed=suffix.startswith('[')),
+        ]
+    return variants
+
+
+@dataclass
+class RelayEvidence:
+    relay_recipient: str
+    sender: str = ''
+    basic: protocol.Reply | None = None
+    variants: list[tuple[Variant, protocol.Reply | None, protocol.Reply | None]] = field(default_factory=list)
+    controls: dict[str, tuple[str, protocol.Reply | None]] = field(default_factory=dict)
+    ended: str = 'the session ended'
+
+
+def judge_basic(evidence: RelayEvidence) -> tuple[str, str]:
+    reply = evidence.basic
+    if reply is None:
+        return INCONCLUSIVE, 'not probed (%s)' % evidence.ended
+    sent = 'MAIL FROM:<%s> RCPT TO:<%s> got %s' % (evidence.sender, evidence.relay_recipient, quote(reply))
+    if reply.is_positive():
+        return FAIL, (sent + ': an open relay - the server accepted mail for a foreign domain from this client '
+                      '(judged from this vantage point; no message was sent)')
+    if reply.is_transient():
+        return INCONCLUSIVE, sent + ': a temporary refusal decides nothing'
+    cause = refusal.cause(reply)
+    if cause == refusal.DOMAIN:
+        return INCONCLUSIVE, (sent + ': refused because the test domain accepts no mail, not as relaying; set '
+                              'relay_recipient to a mailbox at a domain that accepts mail')
+    if cause == refusal.CLIENT:
+        return INCONCLUSIVE, sent + ': this client is refused outright, so relaying for others is not shown'
+    if reply.code == 550 and (reply.enhanced or '').startswith('5.7.'):
+        return PASS, sent + ': relaying refused'
+    return PASS, sent + ': relaying refused (550 with a 5.7.x code is the preferred reply)'
+
+
+def judge_variant(variant: Variant, reply: protocol.Reply | None, mail: protocol.Reply | None,
+                  control: tuple[str, protocol.Reply | None] | None, sender: str) -> tuple[str, str]:
+    envelope = variant.envelope(sender)
+    if mail is not None and mail.is_permanent():
+        return PASS, '%s: the sender was refused (%s)' % (variant.form, quote(mail))
+    if reply is None:
+        return INCONCLUSIVE, '%s: not probed, the session ended' % variant.form
+    if reply.is_transient():
+        return INCONCLUSIVE, '%s: %s got %s' % (variant.form, envelope, quote(reply))
+    if not reply.is_positive():
+        return PASS, '%s refused' % variant.form
+    if variant.control_suffix is None:
+        return FAIL, '%s: %s was accepted (%s)' % (variant.form, envelope, quote(reply))
+    control_address, control_reply = control if control is not None else ('?', None)
+    if control_reply is not None and control_reply.is_permanent():
+        return FAIL, ('%s: %s was accepted (%s) while RCPT TO:<%s> got %s' % (
+            variant.form, envelope, quote(reply), control_address, quote(control_reply)))
+    return INCONCLUSIVE, ('%s: %s was accepted, but so is RCPT TO:<%s> (%s): the server takes any local part there, '
+                          'which does not show relaying' % (variant.form, envelope, control_address, quote(control_reply)))
+
+
+def judge_variants(evidence: RelayEvidence) -> tuple[str, str]:
+    verdicts = [judge_variant(variant, reply, mail,
+                              None if variant.control_suffix is None else evidence.controls.get(variant.control_suffix),
+                              evidence.sender)
+                for variant, reply, mail in evidence.variants]
+    if not verdicts:
+        return INCONCLUSIVE, 'no variant was probed (%s)' % evidence.ended
+    failed = [text for status, text in verdicts if status == FAIL]
+    if failed:
+        return FAIL, 'relayed in %d of %d forms: %s' % (len(failed), len(verdicts), '; '.join(failed))
+    unsure = [index for index, verdict in enumerate(verdicts) if verdict[0] == INCONCLUSIVE]
+    if unsure:
+        # The first undecided form in full, the others by name: a greylisting server makes them all alike.
+        return INCONCLUSIVE, '%d of %d forms refused; not decided: %s%s' % (
+            len(verdicts) - len(unsure), len(verdicts), verdicts[unsure[0]][1],
+            ''.join('; %s' % evidence.variants[index][0].form for index in unsure[1:]))
+    return PASS, 'all %d relay forms refused (%s)' % (len(verdicts), ', '.join(item[0].form for item in evidence.variants))
+
+
+async def check_relay(target: Target, settings: ProbeSettings) -> list[Finding]:
+    """relay_check at one address."""
+    domain = target.domain or ''
+    probe = ProbeSession(target, settings)
+    evidence = RelayEvidence(settings.relay_recipient)
+    rules = RULES if settings.relay_variants else RULES[:1]
+    try:
+        if not await probe.open():
+            return problem_findings(rules, target, probe.problem, probe.transcript)
+        transaction = await begin(probe, null_first=False)
+        if not transaction.open:
+            if probe.problem is not None:
+                return problem_findings(rules, target, probe.problem, probe.transcript)
+            return [finding(rule, INCONCLUSIVE, 'MAIL FROM refused for %s and for the null sender: no recipient '
+                            'could be tried' % settings.mail_from, target, probe.transcript) for rule in rules]
+        evidence.sender = transaction.sender or ''
+        evidence.basic = await probe.rcpt(settings.relay_recipient)
+        if settings.relay_variants and evidence.basic is not None:
+            await _probe_variants(probe, evidence, build_variants(domain, probe.banner_name, target.literal,
+                                                                  settings.relay_recipient))
+        await probe.close()
+    finally:
+        await probe.close()
+    if probe.problem is not None:
+        evidence.ended = probe.problem.summary
+    verdicts = {'RL-1': judge_basic(evidence)}
+    if settings.relay_variants:
+        verdicts['RL-2'] = judge_variants(evidence)
+    return [finding(rule, verdicts[rule][0], verdicts[rule][1], target, probe.transcript) for rule in rules]
+
+
+async def _probe_variants(probe: ProbeSession, evidence: RelayEvidence, variants: list[Variant]) -> None:
+    for variant in variants:
+        sender = evidence.sender if variant.sender is None else variant.sender
+        mail = await probe.mail(sender)
+        reply = None
+        if mail is not None and mail.is_positive():
+            reply = await probe.rcpt(variant.recipient, allow_malformed=variant.malformed)
+            if reply is not None and reply.is_positive() and variant.control_suffix is not None:
+                await _control(probe, evidence, variant.control_suffix)
+        evidence.variants.append((variant, reply, mail))
+        if probe.problem is not None:
+            break
+
+
+async def _control(probe: ProbeSession, evidence: RelayEvidence, suffix: str) -> None:
+    """RCPT of a random mailbox at the suffix an accepted variant ended in, once per suffix."""
+    if suffix in evidence.controls:
+        return
+    address = random_local_part() + suffix
+    reply = None
+    mail = await probe.mail(evidence.sender)
+    if mail is not None and mail.is_positive():
+        reply = await probe.rcpt(address, allow_malformed=not suffix)
+    evidence.controls[suffix] = (address, reply)

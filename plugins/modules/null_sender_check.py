@@ -1,0 +1,142 @@
+#!/usr/bin/python
+# Copyright (c) mxaudit.smtp contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: null_sender_check
+short_description: Check that every MX of a domain accepts the null sender MAIL FROM:<>
+version_added: 0.1.0
+description:
+  - At every address of every MX host of the domain sends C(MAIL FROM:<>), the sender of bounces, and C(RCPT TO:<postmaster@domain>).
+  - V(NS-1) (MUST, RFC 1123 section 5.2.9, RFC 5321 sections 4.5.5 and 6.1) fails when the null sender is refused while the same
+    server accepts O(mail_from) - at MAIL FROM, or at RCPT TO for servers that check senders late.
+  - A refusal of every sender, a refusal of this client, a 4xx or 421 is V(inconclusive), never V(fail).
+  - Never sends DATA.
+author:
+  - mxaudit.smtp contributors (@mxaudit)
+extends_documentation_fragment:
+  - mxaudit.smtp.common
+  - mxaudit.smtp.common.attributes
+seealso:
+  - module: mxaudit.smtp.smtp_info
+  - name: The rule catalogue
+    description: Every rule, what is sent and how each reply is judged, in the collection's C(docs/checks.md).
+    link: https://example.invalid/mxaudit/smtp/docs/checks.md
+'''
+
+EXAMPLES = r'''
+- name: Do the MX hosts of example.org accept bounces?
+  mxaudit.smtp.null_sender_check:
+    domain: example.org
+    helo_name: audit.example.net
+  register: null_sender
+'''
+
+RETURN = r'''
+findings:
+  description: Every finding, one per rule and address probed; DNS findings (V(MX-1), V(MX-2)) that explain a missing target come first.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    check:
+      description: The check id (V(null_sender)).
+      type: str
+    rule:
+      description: The rule id of the catalogue (V(NS-1)).
+      type: str
+    status:
+      description: >-
+        V(pass); V(fail) (the server was seen to violate the rule); V(warn); V(inconclusive) (the evidence does not decide:
+        4xx, 421, timeout, a refusal of this client); V(error) (the audit could not run: no connection, DNS failure);
+        V(skipped) (not probed, for example after a 554 greeting; the summary says why).
+      type: str
+    level:
+      description: The requirement level of the rule (V(MUST), V(MUST NOT), V(SHOULD), V(MAY), V(BCP)).
+      type: str
+    rfc:
+      description: The RFC section the rule comes from.
+      type: str
+    domain:
+      description: The domain.
+      type: str
+    mx:
+      description: The MX host (null when O(addresses) was given).
+      type: str
+    address:
+      description: The address probed.
+      type: str
+    summary:
+      description: What was sent, what came back, and what that means.
+      type: str
+    transcript:
+      description: The session(s) of this probe, C(C:) what the auditor sent, C(S:) what the server answered, C(**) events.
+      type: list
+      elements: str
+  sample:
+    - check: null_sender
+      rule: NS-1
+      status: fail
+      level: MUST
+      rfc: RFC 5321 4.5.5, 6.1
+      domain: example.org
+      mx: mx1.example.org
+      address: 192.0.2.10
+      summary: >-
+        MAIL FROM:<> got "501 5.1.7 Bad sender address syntax", while MAIL FROM:<postmaster@audit.example.net> got
+        "250 2.1.0 Ok": the server refuses bounces (RFC 5321 4.5.5)
+      transcript: ["S: 220 mx1.example.org ESMTP", "C: EHLO audit.example.net", "..."]
+domains:
+  description: One entry per domain audited.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    domain:
+      description: The domain as A-labels.
+      type: str
+    mx:
+      description: The MX hosts (as returned by M(mxaudit.smtp.mx_info)); empty when O(addresses) was given.
+      type: list
+      elements: dict
+    findings:
+      description: The findings of this domain, as in RV(findings).
+      type: list
+      elements: dict
+    compliant:
+      description: True when no MUST-level finding of this domain failed.
+      type: bool
+mx:
+  description: The MX hosts of the domain, when a single domain was audited (see M(mxaudit.smtp.mx_info)).
+  returned: when one domain was given
+  type: list
+  elements: dict
+compliant:
+  description: True when no MUST-level finding failed.
+  returned: always
+  type: bool
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.mxaudit.smtp.plugins.module_utils._checks.null_sender import check_null_sender
+from ansible_collections.mxaudit.smtp.plugins.module_utils._engine import run_check
+from ansible_collections.mxaudit.smtp.plugins.module_utils._module_runner import guarded_run
+from ansible_collections.mxaudit.smtp.plugins.module_utils._options import COMMON_ARGUMENT_SPEC, COMMON_MUTUALLY_EXCLUSIVE
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=dict(COMMON_ARGUMENT_SPEC),
+        mutually_exclusive=COMMON_MUTUALLY_EXCLUSIVE,
+        required_one_of=[('domain', 'domains')],
+        supports_check_mode=True,
+    )
+    guarded_run(module, lambda options: run_check(options, check_null_sender))
+
+
+if __name__ == '__main__':
+    main()
