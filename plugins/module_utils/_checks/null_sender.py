@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from .. import _protocol as protocol
 from .._findings import FAIL, INCONCLUSIVE, PASS, Finding
 from . import refusal
-from .probe import ProbeSession, ProbeSettings, Target, finding, problem_findings, quote
+from .probe import ProbeSession, ProbeSettings, Target, finding, problem_findings, quote, run_alone
 
 RULE = 'NS-1'
 
@@ -68,29 +68,31 @@ def judge_null_sender(evidence: NullSenderEvidence) -> tuple[str, str]:
         evidence.recipient, quote(rcpt))
 
 
-async def check_null_sender(target: Target, settings: ProbeSettings) -> list[Finding]:
-    """null_sender_check at one address."""
-    probe = ProbeSession(target, settings)
+async def probe_null_sender(probe: ProbeSession, target: Target) -> list[Finding]:
+    """NS-1 on an open probe session."""
+    settings = probe.settings
+    mark = probe.mark()
+    if probe.problem is not None:
+        return problem_findings([RULE], target, probe.problem, probe.excerpt(mark))
     evidence = NullSenderEvidence(recipient='postmaster@%s' % target.domain if target.domain else 'Postmaster',
                                   sender=settings.mail_from)
-    try:
-        if not await probe.open():
-            return problem_findings([RULE], target, probe.problem, probe.transcript)
-        evidence.null_mail = await probe.mail('')
-        if evidence.null_mail is not None and evidence.null_mail.is_positive():
-            evidence.null_rcpt = await probe.rcpt(evidence.recipient)
-            if evidence.null_rcpt is not None and evidence.null_rcpt.is_permanent():
-                evidence.real_mail = await probe.mail(settings.mail_from)
-                if evidence.real_mail is not None and evidence.real_mail.is_positive():
-                    evidence.real_rcpt = await probe.rcpt(evidence.recipient)
-        elif evidence.null_mail is not None and evidence.null_mail.is_permanent():
+    evidence.null_mail = await probe.mail('')
+    if evidence.null_mail is not None and evidence.null_mail.is_positive():
+        evidence.null_rcpt = await probe.rcpt(evidence.recipient)
+        if evidence.null_rcpt is not None and evidence.null_rcpt.is_permanent():
             evidence.real_mail = await probe.mail(settings.mail_from)
-        if probe.problem is not None and evidence.null_mail is None:
-            return problem_findings([RULE], target, probe.problem, probe.transcript)
-        await probe.close()
-    finally:
-        await probe.close()
+            if evidence.real_mail is not None and evidence.real_mail.is_positive():
+                evidence.real_rcpt = await probe.rcpt(evidence.recipient)
+    elif evidence.null_mail is not None and evidence.null_mail.is_permanent():
+        evidence.real_mail = await probe.mail(settings.mail_from)
     if probe.problem is not None:
+        if evidence.null_mail is None:
+            return problem_findings([RULE], target, probe.problem, probe.excerpt(mark))
         evidence.ended = probe.problem.summary
     status, summary = judge_null_sender(evidence)
-    return [finding(RULE, status, summary, target, probe.transcript)]
+    return [finding(RULE, status, summary, target, probe.excerpt(mark))]
+
+
+async def check_null_sender(target: Target, settings: ProbeSettings) -> list[Finding]:
+    """null_sender_check at one address."""
+    return await run_alone(target, settings, [RULE], probe_null_sender)

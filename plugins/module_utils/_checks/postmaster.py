@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from .. import _protocol as protocol
 from .._findings import FAIL, INCONCLUSIVE, PASS, Finding
 from . import refusal
-from .probe import ProbeSession, ProbeSettings, Target, begin, finding, problem_findings, quote
+from .probe import ProbeSession, ProbeSettings, Target, begin, finding, problem_findings, quote, run_alone
 
 RULES = ('PM-1', 'PM-2', 'RL-3')
 
@@ -127,38 +127,45 @@ def judge_postmaster(evidence: PostmasterEvidence) -> dict[str, tuple[str, str]]
     return {'PM-1': pm1, 'PM-2': pm2, 'RL-3': rl3}
 
 
-async def check_postmaster(target: Target, settings: ProbeSettings) -> list[Finding]:
-    """postmaster_check at one address."""
+async def probe_postmaster(probe: ProbeSession, target: Target) -> list[Finding]:
+    """PM-1, PM-2, RL-3 for one domain, on an open probe session (shared with other probes or not)."""
     domain = target.domain or ''
-    probe = ProbeSession(target, settings)
+    settings = probe.settings
+    mark = probe.mark()
+    if probe.problem is not None:
+        return problem_findings(RULES, target, probe.problem, probe.excerpt(mark))
     evidence = PostmasterEvidence(domain)
-    try:
-        if not await probe.open():
-            return problem_findings(RULES, target, probe.problem, probe.transcript)
-        transaction = await begin(probe)
-        if not transaction.open:
-            if probe.problem is not None:
-                return problem_findings(RULES, target, probe.problem, probe.transcript)
-            replies = ', '.join(quote(reply) for reply in transaction.refused_replies)
-            return [finding(rule, INCONCLUSIVE, 'MAIL FROM refused for the null sender and for %s (%s): no recipient '
-                            'could be tried' % (settings.mail_from, replies), target, probe.transcript) for rule in RULES]
-        probes = [('postmaster', 'postmaster@%s' % domain), ('bare', 'Postmaster'),
-                  ('mixed', 'PostMaster@%s' % domain), ('abuse', 'abuse@%s' % domain)]
-        for attribute, address in probes:
-            setattr(evidence, attribute, await probe.rcpt(address))
-        if transaction.sender == '':
-            await _retry_refused_with_sender(probe, evidence, probes)
-        if evidence.postmaster is not None and evidence.postmaster.is_permanent():
-            # The reference for "refused as if foreign": what the server says to a domain it does not serve.
-            if await probe.mail(settings.mail_from) is not None:
-                evidence.foreign = await probe.rcpt(settings.relay_recipient)
-        await probe.close()
-    finally:
-        await probe.close()
+    transaction = await begin(probe)
+    if not transaction.open:
+        if probe.problem is not None:
+            return problem_findings(RULES, target, probe.problem, probe.excerpt(mark))
+        replies = ', '.join(quote(reply) for reply in transaction.refused_replies)
+        return [finding(rule, INCONCLUSIVE, 'MAIL FROM refused for the null sender and for %s (%s): no recipient '
+                        'could be tried' % (settings.mail_from, replies), target, probe.excerpt(mark)) for rule in RULES]
+    probes = [('postmaster', 'postmaster@%s' % domain), ('bare', 'Postmaster'),
+              ('mixed', 'PostMaster@%s' % domain), ('abuse', 'abuse@%s' % domain)]
+    for attribute, address in probes:
+        setattr(evidence, attribute, await probe.rcpt(address))
+    if transaction.sender == '':
+        await _retry_refused_with_sender(probe, evidence, probes)
+    if settings.run is not None and evidence.postmaster is not None:
+        settings.run.count('postmaster_probes')
+        if evidence.postmaster.is_permanent():
+            settings.run.count('refused_rcpt')
+    if evidence.postmaster is not None and evidence.postmaster.is_permanent():
+        # The reference for "refused as if foreign": what the server says to a domain it does not serve.
+        if await probe.mail(settings.mail_from) is not None:
+            evidence.foreign = await probe.rcpt(settings.relay_recipient)
     if probe.problem is not None:
         evidence.ended = probe.problem.summary
     verdicts = judge_postmaster(evidence)
-    return [finding(rule, verdicts[rule][0], verdicts[rule][1], target, probe.transcript) for rule in RULES]
+    transcript = probe.excerpt(mark)
+    return [finding(rule, verdicts[rule][0], verdicts[rule][1], target, transcript) for rule in RULES]
+
+
+async def check_postmaster(target: Target, settings: ProbeSettings) -> list[Finding]:
+    """postmaster_check at one address."""
+    return await run_alone(target, settings, RULES, probe_postmaster)
 
 
 async def _retry_refused_with_sender(probe: ProbeSession, evidence: PostmasterEvidence,

@@ -44,6 +44,39 @@ class Target:
 
 
 @dataclass
+class Problem:
+    """Why the probes could not go on."""
+
+    status: str
+    summary: str
+
+
+class RunState:
+    """What one run has learnt about its addresses, and its counters (the bulk audit's roll-up).
+
+    An address that refused the connection, could not be reached, never
+    greeted or said 421 is not tried again in the same run: the probes
+    still to come there get the same finding at once. That is politeness
+    (a 421 or a refused connection backs the address off) and what keeps a
+    never-greeting server to one timeout of wall time.
+    """
+
+    def __init__(self) -> None:
+        self.unusable: dict[str, Problem] = {}
+        self.unreachable: dict[str, str] = {}   # address -> 'refused' | 'timeout' | 'unreachable'
+        self.reached: set[str] = set()
+        self.counters: dict[str, int] = dict.fromkeys(
+            ('sessions', 'refused_greeting', 'refused_ehlo', 'transactions', 'refused_mail', 'postmaster_probes',
+             'refused_rcpt', 'reply_421'), 0)
+
+    def count(self, name: str) -> None:
+        self.counters[name] += 1
+
+    def back_off(self, address: str, problem: Problem) -> None:
+        self.unusable.setdefault(address, Problem(problem.status, problem.summary + ' (not tried again in this run)'))
+
+
+@dataclass
 class ProbeSettings:
     port: int
     helo_name: str
@@ -52,14 +85,7 @@ class ProbeSettings:
     deadline: float | None = None
     relay_recipient: str = 'mxaudit-relay-probe@example.com'
     relay_variants: bool = True
-
-
-@dataclass
-class Problem:
-    """Why the probes could not go on."""
-
-    status: str
-    summary: str
+    run: RunState | None = None
 
 
 class ProbeSession:
@@ -75,6 +101,8 @@ class ProbeSession:
         self.hello: smtp.Hello | None = None
         self.problem: Problem | None = None
         self.connections = 0
+        self.transient_seen = False  # a 4xx came back: worth one retry after retry_4xx seconds
+        self.header: list[str] = []  # greeting and EHLO of the first connection: context for every excerpt
         self._session: smtp.SMTPSession | None = None
         self._refusals = 0
         self._in_transaction = False
@@ -100,9 +128,15 @@ class ProbeSession:
 
     async def open(self) -> bool:
         """Connect, greeting, EHLO. False (with ``problem`` set) when probes cannot run here."""
+        run = self.settings.run
+        if run is not None and self.target.address in run.unusable:
+            self.problem = run.unusable[self.target.address]
+            return False
         if self.connections:
             self.transcript.append('** new connection (staying under the server\'s error limits)')
         self.connections += 1
+        if run is not None:
+            run.counters['sessions'] += 1
         session = smtp.SMTPSession(self.target.address, self.settings.port, timeout=self.settings.timeout,
                                    deadline=self.settings.deadline)
         self._session = session
@@ -110,6 +144,10 @@ class ProbeSession:
         self._in_transaction = False
         try:
             greeting = await session.connect()
+            if run is not None:
+                run.reached.add(self.target.address)
+                if greeting.is_permanent():
+                    run.counters['refused_greeting'] += 1
             self.greeting = self.greeting or greeting
             if greeting.code == 554:
                 self._stop(SKIPPED, 'the server refuses service with a 554 greeting ("%s"), which RFC 5321 3.1 allows; '
@@ -118,20 +156,42 @@ class ProbeSession:
                 self._stop(INCONCLUSIVE, 'greeting "%s": temporarily unavailable' % greeting.short())
             elif greeting.code != 220:
                 self._stop(INCONCLUSIVE, 'greeting "%s" is not 220; see smtp_info (GR-1)' % greeting.short())
-            else:
+            if self.problem is not None and run is not None:
+                run.back_off(self.target.address, self.problem)
+            if self.problem is None:
                 hello = await smtp.hello(session, self.settings.helo_name)
                 self.hello = self.hello or hello
                 if not hello.accepted:
                     self._stop(INCONCLUSIVE, 'EHLO/HELO refused: "%s"' % hello.reply.short())
+                    if run is not None:
+                        run.counters['refused_ehlo'] += 1
         except smtp.SessionError as exc:
             self._session_error(exc)
+            if run is not None and self.problem is not None and (
+                    isinstance(exc, smtp.ConnectError) or self.greeting is None):
+                # No connection, or no greeting within the timeout: do not queue up behind it again.
+                run.back_off(self.target.address, self.problem)
+                if isinstance(exc, smtp.ConnectError):
+                    run.unreachable[self.target.address] = exc.reason
         finally:
             self.transcript.extend(session.transcript)
             session.transcript = []
+            if not self.header:
+                self.header = list(self.transcript)
         if self.problem is not None:
             await self.close()
             return False
         return True
+
+    def mark(self) -> int:
+        """Where the transcript stands now, to cut out what one probe adds."""
+        return len(self.transcript)
+
+    def excerpt(self, mark: int) -> list[str]:
+        """The greeting and EHLO, then what was said since ``mark``: one probe's part of a shared session."""
+        if mark <= len(self.header):
+            return self.transcript[:]
+        return self.header + ['** ...'] + self.transcript[mark:]
 
     def _session_error(self, exc: smtp.SessionError) -> None:
         if isinstance(exc, smtp.ConnectError):
@@ -175,12 +235,17 @@ class ProbeSession:
         if reply is None:
             await self.close()
             return None
+        run = self.settings.run
         if reply.code == 421:
             self._stop(INCONCLUSIVE, 'the server closed the session with "%s"' % reply.short())
+            if run is not None:
+                run.counters['reply_421'] += 1
+                run.back_off(self.target.address, self.problem)
             await self.close()
             return None
         if reply.kind in (4, 5):
             self._refusals += 1
+            self.transient_seen = self.transient_seen or reply.is_transient()
         return reply
 
     async def pipeline(self, commands: t.Sequence[protocol.Command]) -> smtp.PipelineResult | None:
@@ -250,6 +315,9 @@ async def begin(probe: ProbeSession, null_first: bool = True) -> Transaction:
     """
     senders = ['', probe.settings.mail_from] if null_first else [probe.settings.mail_from, '']
     transaction = Transaction(None, None)
+    run = probe.settings.run
+    if run is not None:
+        run.count('transactions')
     for sender in senders:
         reply = await probe.mail(sender)
         if reply is None:
@@ -261,7 +329,27 @@ async def begin(probe: ProbeSession, null_first: bool = True) -> Transaction:
             transaction.mail_reply = reply
             return transaction
         transaction.refused_replies.append(reply)
+    if run is not None and transaction.refused_replies and all(r.is_permanent() for r in transaction.refused_replies):
+        run.count('refused_mail')
     return transaction
+
+
+ProbeFunction = t.Callable[['ProbeSession', Target], t.Awaitable[t.List[Finding]]]
+
+
+async def run_alone(target: Target, settings: ProbeSettings, rules: t.Sequence[str],
+                    probe_function: ProbeFunction) -> list[Finding]:
+    """One probe in a session of its own (the single-check modules); findings carry the whole session."""
+    probe = ProbeSession(target, settings)
+    try:
+        if not await probe.open():
+            return problem_findings(rules, target, probe.problem or Problem(INCONCLUSIVE, 'no session'), probe.transcript)
+        findings = await probe_function(probe, target)
+    finally:
+        await probe.close()
+    for item in findings:
+        item.transcript = list(probe.transcript)
+    return findings
 
 
 def problem_findings(rules: t.Sequence[str], target: Target, problem: Problem, transcript: list[str]) -> list[Finding]:

@@ -21,7 +21,7 @@ from .. import _protocol as protocol
 from .._findings import INCONCLUSIVE, PASS, WARN, Finding
 from . import refusal
 from .addresses import random_local_part
-from .probe import ProbeSession, ProbeSettings, Target, begin, finding, problem_findings, quote
+from .probe import ProbeSession, ProbeSettings, Target, begin, finding, problem_findings, quote, run_alone
 
 RULE = 'RV-1'
 
@@ -58,27 +58,29 @@ def judge_recipient(evidence: RecipientEvidence) -> tuple[str, str]:
     return INCONCLUSIVE, sent + ', and postmaster got %s: every recipient is refused alike' % quote(postmaster)
 
 
-async def check_recipient(target: Target, settings: ProbeSettings) -> list[Finding]:
-    """recipient_check at one address."""
+async def probe_recipient(probe: ProbeSession, target: Target) -> list[Finding]:
+    """RV-1 on an open probe session."""
     domain = target.domain or ''
-    probe = ProbeSession(target, settings)
+    settings = probe.settings
+    mark = probe.mark()
+    if probe.problem is not None:
+        return problem_findings([RULE], target, probe.problem, probe.excerpt(mark))
     evidence = RecipientEvidence('%s@%s' % (random_local_part(), domain))
-    try:
-        if not await probe.open():
-            return problem_findings([RULE], target, probe.problem, probe.transcript)
-        transaction = await begin(probe, null_first=False)
-        if not transaction.open:
-            if probe.problem is not None:
-                return problem_findings([RULE], target, probe.problem, probe.transcript)
-            return [finding(RULE, INCONCLUSIVE, 'MAIL FROM refused for the null sender and for %s: no recipient could '
-                            'be tried' % settings.mail_from, target, probe.transcript)]
-        evidence.unknown = await probe.rcpt(evidence.unknown_address)
-        if evidence.unknown is not None and evidence.unknown.is_permanent():
-            evidence.postmaster = await probe.rcpt('postmaster@%s' % domain)
-        await probe.close()
-    finally:
-        await probe.close()
+    transaction = await begin(probe, null_first=False)
+    if not transaction.open:
+        if probe.problem is not None:
+            return problem_findings([RULE], target, probe.problem, probe.excerpt(mark))
+        return [finding(RULE, INCONCLUSIVE, 'MAIL FROM refused for %s and for the null sender: no recipient could '
+                        'be tried' % settings.mail_from, target, probe.excerpt(mark))]
+    evidence.unknown = await probe.rcpt(evidence.unknown_address)
+    if evidence.unknown is not None and evidence.unknown.is_permanent():
+        evidence.postmaster = await probe.rcpt('postmaster@%s' % domain)
     if probe.problem is not None:
         evidence.ended = probe.problem.summary
     status, summary = judge_recipient(evidence)
-    return [finding(RULE, status, summary, target, probe.transcript)]
+    return [finding(RULE, status, summary, target, probe.excerpt(mark))]
+
+
+async def check_recipient(target: Target, settings: ProbeSettings) -> list[Finding]:
+    """recipient_check at one address."""
+    return await run_alone(target, settings, [RULE], probe_recipient)

@@ -29,7 +29,7 @@ from .. import _protocol as protocol
 from .._findings import FAIL, INCONCLUSIVE, PASS, Finding
 from . import refusal
 from .addresses import random_local_part
-from .probe import ProbeSession, ProbeSettings, Target, begin, finding, problem_findings, quote
+from .probe import ProbeSession, ProbeSettings, Target, begin, finding, problem_findings, quote, run_alone
 
 RULES = ('RL-1', 'RL-2')
 PROBE_SENDER = 'mxaudit-relay-probe'
@@ -151,35 +151,39 @@ def judge_variants(evidence: RelayEvidence) -> tuple[str, str]:
     return PASS, 'all %d relay forms refused (%s)' % (len(verdicts), ', '.join(item[0].form for item in evidence.variants))
 
 
-async def check_relay(target: Target, settings: ProbeSettings) -> list[Finding]:
-    """relay_check at one address."""
+async def probe_relay(probe: ProbeSession, target: Target) -> list[Finding]:
+    """RL-1 (and RL-2 with relay_variants) on an open probe session."""
     domain = target.domain or ''
-    probe = ProbeSession(target, settings)
-    evidence = RelayEvidence(settings.relay_recipient)
+    settings = probe.settings
     rules = RULES if settings.relay_variants else RULES[:1]
-    try:
-        if not await probe.open():
-            return problem_findings(rules, target, probe.problem, probe.transcript)
-        transaction = await begin(probe, null_first=False)
-        if not transaction.open:
-            if probe.problem is not None:
-                return problem_findings(rules, target, probe.problem, probe.transcript)
-            return [finding(rule, INCONCLUSIVE, 'MAIL FROM refused for %s and for the null sender: no recipient '
-                            'could be tried' % settings.mail_from, target, probe.transcript) for rule in rules]
-        evidence.sender = transaction.sender or ''
-        evidence.basic = await probe.rcpt(settings.relay_recipient)
-        if settings.relay_variants and evidence.basic is not None:
-            await _probe_variants(probe, evidence, build_variants(domain, probe.banner_name, target.literal,
-                                                                  settings.relay_recipient))
-        await probe.close()
-    finally:
-        await probe.close()
+    mark = probe.mark()
+    if probe.problem is not None:
+        return problem_findings(rules, target, probe.problem, probe.excerpt(mark))
+    evidence = RelayEvidence(settings.relay_recipient)
+    transaction = await begin(probe, null_first=False)
+    if not transaction.open:
+        if probe.problem is not None:
+            return problem_findings(rules, target, probe.problem, probe.excerpt(mark))
+        return [finding(rule, INCONCLUSIVE, 'MAIL FROM refused for %s and for the null sender: no recipient '
+                        'could be tried' % settings.mail_from, target, probe.excerpt(mark)) for rule in rules]
+    evidence.sender = transaction.sender or ''
+    evidence.basic = await probe.rcpt(settings.relay_recipient)
+    if settings.relay_variants and evidence.basic is not None:
+        await _probe_variants(probe, evidence, build_variants(domain, probe.banner_name, target.literal,
+                                                              settings.relay_recipient))
     if probe.problem is not None:
         evidence.ended = probe.problem.summary
     verdicts = {'RL-1': judge_basic(evidence)}
     if settings.relay_variants:
         verdicts['RL-2'] = judge_variants(evidence)
-    return [finding(rule, verdicts[rule][0], verdicts[rule][1], target, probe.transcript) for rule in rules]
+    transcript = probe.excerpt(mark)
+    return [finding(rule, verdicts[rule][0], verdicts[rule][1], target, transcript) for rule in rules]
+
+
+async def check_relay(target: Target, settings: ProbeSettings) -> list[Finding]:
+    """relay_check at one address."""
+    rules = RULES if settings.relay_variants else RULES[:1]
+    return await run_alone(target, settings, rules, probe_relay)
 
 
 async def _probe_variants(probe: ProbeSession, evidence: RelayEvidence, variants: list[Variant]) -> None:

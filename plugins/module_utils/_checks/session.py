@@ -23,7 +23,7 @@ from .. import _protocol as protocol
 from .. import _session as smtp
 from .._findings import ERROR, FAIL, INCONCLUSIVE, PASS, SKIPPED, WARN, Finding, worst_status
 from .addresses import random_local_part
-from .probe import ProbeSettings, Target
+from .probe import Problem, ProbeSettings, RunState, Target
 
 RULES = ('GR-1', 'GR-2', 'GR-3', 'CMD-1', 'CMD-2', 'CMD-3')
 UNKNOWN_VERB = 'XMXAUDITUNKNOWN'
@@ -43,6 +43,7 @@ class SessionReport:
     transcript: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     error: str | None = None
+    connect_reason: str | None = None  # refused / timeout / unreachable, when there was no connection
 
     def to_dict(self) -> dict[str, t.Any]:
         capabilities = self.hello.capabilities if self.hello is not None else None
@@ -352,6 +353,8 @@ async def _main_session(session: smtp.SMTPSession, settings: ProbeSettings, repo
     except smtp.SessionError as exc:
         _session_error(verdicts, rule, exc)
         report.error = exc.message
+        if isinstance(exc, smtp.ConnectError):
+            report.connect_reason = exc.reason
     finally:
         session.abort()
 
@@ -379,13 +382,44 @@ async def _helo_session(settings: ProbeSettings, target: Target, verdicts: _Verd
     return session.transcript
 
 
+def _record_run(run: RunState, address: str, report: SessionReport, verdicts: _Verdicts) -> None:
+    """Tell the run what this session learnt about the address (sessions, refusals, back-off)."""
+    run.counters['sessions'] += 1
+    greeting = report.greeting
+    if greeting is None:
+        gr1 = verdicts.parts.get('GR-1', [(INCONCLUSIVE, report.error or 'no greeting')])[0]
+        run.back_off(address, Problem(gr1[0], gr1[1]))
+        if report.connect_reason is not None:
+            run.unreachable[address] = report.connect_reason
+        return
+    run.reached.add(address)
+    if greeting.is_permanent():
+        run.counters['refused_greeting'] += 1
+    if greeting.code == 421:
+        run.counters['reply_421'] += 1
+    if greeting.code != 220:
+        run.back_off(address, Problem(verdicts.parts['GR-1'][0][0], verdicts.parts['GR-1'][0][1]))
+    elif report.hello is not None and not report.hello.accepted:
+        run.counters['refused_ehlo'] += 1
+
+
 async def probe_session(target: Target, settings: ProbeSettings) -> SessionReport:
     """smtp_info for one address: two sessions, one report, six findings."""
     report = SessionReport(target=target, port=settings.port)
     verdicts = _Verdicts()
     replies: list[protocol.Reply] = []
+    run = settings.run
+    if run is not None and target.address in run.unusable:
+        problem = run.unusable[target.address]
+        verdicts.add('GR-1', problem.status, problem.summary)
+        verdicts.skip_rest('not probed: %s' % problem.summary)
+        report.error = problem.summary
+        report.findings = verdicts.findings(target, [])
+        return report
     session = smtp.SMTPSession(target.address, settings.port, timeout=settings.timeout, deadline=settings.deadline)
     await _main_session(session, settings, report, verdicts, replies)
+    if run is not None:
+        _record_run(run, target.address, report, verdicts)
     report.transcript = session.transcript
     if report.hello is not None and report.hello.esmtp and report.error is None:
         report.transcript = report.transcript + ['** second session: HELO'] + \

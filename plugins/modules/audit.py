@@ -1,0 +1,278 @@
+#!/usr/bin/python
+# Copyright (c) mxaudit.smtp contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: audit
+short_description: Audit the mail exchangers of many domains at once
+version_added: 0.1.0
+description:
+  - Runs every check of the collection (or the O(checks) listed) over all O(domains) concurrently, in one module call; looping a
+    task over domains costs about a second per item, this costs the round trips.
+  - DNS is resolved once per run (MX hosts shared by many domains are looked up once). What belongs to a server rather than to a
+    domain - session conformance, pipelining, relaying, the null sender - is probed once per MX address and reported for every
+    domain it serves; postmaster and recipient validation run per domain, several domains per SMTP session, RSET between them.
+    Pipelining always gets sessions of its own.
+  - At most O(per_address) connections to one address and O(concurrency) in all. An address that refuses the connection, cannot be
+    reached, never greets, or answers C(421) is backed off for the rest of the run. After O(deadline) seconds everything unfinished is
+    V(inconclusive), with the reason.
+  - When every connection of the run fails, RV(vantage_point) says so once ("this host cannot reach TCP port 25") instead of
+    leaving thousands of domains to explain it.
+  - "The findings are those of the single-check modules: M(mxaudit.smtp.mx_info), M(mxaudit.smtp.smtp_info),
+    M(mxaudit.smtp.postmaster_check), M(mxaudit.smtp.null_sender_check), M(mxaudit.smtp.recipient_check),
+    M(mxaudit.smtp.relay_check), M(mxaudit.smtp.pipelining_check)."
+  - Never sends DATA; no mail is ever delivered.
+author:
+  - mxaudit.smtp contributors (@mxaudit)
+extends_documentation_fragment:
+  - mxaudit.smtp.common
+  - mxaudit.smtp.common.attributes
+options:
+  domains_file:
+    description:
+      - A file on the managed host with one domain per line; blank lines and C(#) comments are ignored.
+      - Read in addition to O(domain) or O(domains). Duplicates are dropped; invalid names are reported per domain
+        (a V(MX-1) finding with status V(error)) without stopping the run.
+    type: path
+  checks:
+    description:
+      - The checks to run.
+      - V(mx) reports every DNS finding (without it, only the DNS findings that explain a domain not probed are kept).
+      - V(session) is M(mxaudit.smtp.smtp_info)'s greeting, EHLO and command rules.
+    type: list
+    elements: str
+    choices: [mx, session, postmaster, null_sender, recipient, relay, pipelining]
+    default: [mx, session, postmaster, null_sender, recipient, relay, pipelining]
+  concurrency:
+    description:
+      - SMTP sessions open at once, over all addresses.
+    type: int
+    default: 100
+  per_address:
+    description:
+      - SMTP sessions open at once to one MX address.
+    type: int
+    default: 2
+  deadline:
+    description:
+      - Seconds the whole run may take; what is unfinished then is reported V(inconclusive).
+    type: float
+    default: 3600
+  retry_4xx:
+    description:
+      - Seconds to wait before trying once more the probes that met a temporary (4xx) reply, as greylisting asks. V(0) turns retries off.
+      - A 4xx after the retry stays V(inconclusive).
+    type: float
+    default: 0
+  transcripts:
+    description:
+      - Which findings keep their transcript in the result returned to the controller.
+      - V(failures) keeps the result of a large run small; O(output_file) always gets every transcript.
+    type: str
+    choices: [failures, all, none]
+    default: failures
+  output_file:
+    description:
+      - Write the complete result, every transcript included, as JSON to this path on the managed host.
+      - Not written in check mode.
+    type: path
+  relay_recipient:
+    description:
+      - The foreign mailbox of the relay probes (see M(mxaudit.smtp.relay_check)); it must not be at an audited domain.
+    type: str
+    default: mxaudit-relay-probe@example.com
+  relay_variants:
+    description:
+      - Also try the relay tricks of rule V(RL-2).
+    type: bool
+    default: true
+notes:
+  - One task for the whole portfolio; with several vantage points use the C(mxaudit.smtp.audit) role, which shards the domains.
+seealso:
+  - module: mxaudit.smtp.smtp_info
+  - module: mxaudit.smtp.relay_check
+"""
+
+EXAMPLES = r"""
+- name: Audit the whole portfolio from one task
+  mxaudit.smtp.audit:
+    domains_file: /etc/mxaudit/domains.txt
+    helo_name: audit.example.net
+    relay_recipient: relay-test@example.net
+    concurrency: 100
+    per_address: 2
+    output_file: /var/tmp/mxaudit-result.json
+  register: audit
+
+- name: Show the roll-up
+  ansible.builtin.debug:
+    var: audit.stats
+
+- name: Only the postmaster and relay checks, with greylisting retries
+  mxaudit.smtp.audit:
+    domains:
+      - example.org
+      - example.net
+    checks: [postmaster, relay]
+    retry_4xx: 300
+    helo_name: audit.example.net
+  register: quick
+"""
+
+RETURN = r"""
+domains:
+  description: One entry per domain, in the order given.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    domain:
+      description: The domain as A-labels (as given, when it is not a valid name).
+      type: str
+    mx:
+      description: The MX hosts (preference, host, addresses, cname), as M(mxaudit.smtp.mx_info) returns them.
+      type: list
+      elements: dict
+    findings:
+      description:
+        - The findings of this domain in catalogue order, each with C(check), C(rule), C(status), C(level), C(rfc), C(domain),
+          C(mx), C(address), C(summary) and C(transcript) (see M(mxaudit.smtp.smtp_info) for the fields).
+        - Server-level findings (session, pipelining, relay, null sender) come from one probe per MX address and appear in every
+          domain that address serves.
+      type: list
+      elements: dict
+    compliant:
+      description: True when no MUST-level finding of this domain failed.
+      type: bool
+stats:
+  description: The roll-up of the run.
+  returned: always
+  type: dict
+  contains:
+    domains:
+      description: Domains audited.
+      type: int
+    invalid:
+      description: Domains not audited because the name is invalid.
+      type: int
+    dns_errors:
+      description: Domains whose MX lookup failed (SERVFAIL, timeout, NXDOMAIN).
+      type: int
+    implicit_mx:
+      description: Domains without MX whose own address is the implicit MX.
+      type: int
+    no_mx:
+      description: Domains with neither MX nor address.
+      type: int
+    null_mx:
+      description: Domains with a null MX (not probed).
+      type: int
+    addresses:
+      description: Distinct MX addresses.
+      type: int
+    connect_errors:
+      description: Addresses that refused the connection or could not be reached.
+      type: int
+    sessions:
+      description: SMTP connections made.
+      type: int
+    refused_at:
+      description:
+        - Refusals by stage. C(greeting) - sessions greeted with 5xx; C(ehlo) - sessions where EHLO and HELO were refused;
+          C(mail) - transactions where no sender (neither O(mail_from) nor C(<>)) was accepted; C(rcpt) - postmaster probes
+          (C(RCPT TO:<postmaster@domain>), one per domain and MX address) refused with 5xx.
+        - The relay and unknown-recipient probes are refused on purpose and are not counted.
+      type: dict
+    refused_at_percent:
+      description: The same as percentages of sessions (greeting, ehlo), transactions (mail) and postmaster probes (rcpt).
+      type: dict
+    reply_421:
+      description: Sessions a server ended with C(421).
+      type: int
+    compliant:
+      description: Domains with no failed MUST.
+      type: int
+    compliant_percent:
+      description: The same as a percentage of the domains.
+      type: float
+    checks:
+      description: Per check id, the number of findings of each status, their C(total), and C(percent) per status.
+      type: dict
+    seconds:
+      description: Wall time of the run.
+      type: float
+  sample:
+    domains: 3000
+    invalid: 2
+    dns_errors: 11
+    implicit_mx: 4
+    no_mx: 1
+    null_mx: 20
+    addresses: 410
+    connect_errors: 3
+    sessions: 1500
+    refused_at: {greeting: 2, ehlo: 0, mail: 30, rcpt: 62}
+    refused_at_percent: {greeting: 0.1, ehlo: 0.0, mail: 0.5, rcpt: 0.7}
+    reply_421: 1
+    compliant: 2901
+    compliant_percent: 96.7
+    checks: {postmaster: {pass: 8800, fail: 12, warn: 0, inconclusive: 30, error: 3, skipped: 0, total: 8845}}
+    seconds: 84.2
+vantage_point:
+  description: Whether this host could reach the MX hosts at all.
+  returned: always
+  type: dict
+  contains:
+    blocked:
+      description: True when every connection of the run failed, at several addresses.
+      type: bool
+    message:
+      description: The one sentence that explains a blocked vantage point, or null.
+      type: str
+    addresses_reached:
+      description: Addresses that answered the TCP connection.
+      type: int
+    addresses_unreachable:
+      description: Addresses that refused the connection or could not be reached.
+      type: int
+compliant:
+  description: True when no domain has a failed MUST.
+  returned: always
+  type: bool
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.mxaudit.smtp.plugins.module_utils._audit import CHECKS, TRANSCRIPTS, AuditSettings
+from ansible_collections.mxaudit.smtp.plugins.module_utils._audit_runner import run_audit
+from ansible_collections.mxaudit.smtp.plugins.module_utils._options import COMMON_ARGUMENT_SPEC
+
+
+def main() -> None:
+    defaults = AuditSettings()
+    module = AnsibleModule(
+        argument_spec=dict(
+            COMMON_ARGUMENT_SPEC,
+            domains_file=dict(type='path'),
+            checks=dict(type='list', elements='str', choices=list(CHECKS), default=list(CHECKS)),
+            concurrency=dict(type='int', default=defaults.concurrency),
+            per_address=dict(type='int', default=defaults.per_address),
+            deadline=dict(type='float', default=defaults.deadline),
+            retry_4xx=dict(type='float', default=defaults.retry_4xx),
+            transcripts=dict(type='str', choices=list(TRANSCRIPTS), default=defaults.transcripts),
+            output_file=dict(type='path'),
+            relay_recipient=dict(type='str', default=defaults.relay_recipient),
+            relay_variants=dict(type='bool', default=defaults.relay_variants),
+        ),
+        mutually_exclusive=[('domain', 'domains')],
+        required_one_of=[('domain', 'domains', 'domains_file')],
+        supports_check_mode=True,
+    )
+    run_audit(module)
+
+
+if __name__ == '__main__':
+    main()
