@@ -92,9 +92,12 @@ def parse_domain_lines(lines: t.Iterable[str]) -> list[str]:
     return domains
 
 
-def _copy_for(finding: Finding, target: Target) -> Finding:
-    return Finding(rule=finding.rule, status=finding.status, summary=finding.summary, domain=target.domain,
-                   mx=target.mx, address=finding.address, transcript=finding.transcript, rfc=finding.rfc)
+def _copies(findings: list[Finding], targets: list[Target]) -> list[Finding]:
+    """A server-level finding for every domain the address serves; the first domain owns the transcript."""
+    return [Finding(rule=finding.rule, status=finding.status, summary=finding.summary, domain=target.domain,
+                    mx=target.mx, address=finding.address, transcript=finding.transcript, rfc=finding.rfc,
+                    transcript_owner=index == 0)
+            for index, target in enumerate(targets) for finding in findings]
 
 
 class Audit:
@@ -257,11 +260,11 @@ class Audit:
         first = job.targets[0]
         if job.kind == 'session':
             report = await probe_session(first, settings)
-            job.findings = [_copy_for(finding, target) for target in job.targets for finding in report.findings]
+            job.findings = _copies(report.findings, job.targets)
             return
         if job.kind == 'pipelining':
             found = await pipelining.check_pipelining(first, settings)
-            job.findings = [_copy_for(finding, target) for target in job.targets for finding in found]
+            job.findings = _copies(found, job.targets)
             return
         probe = ProbeSession(first, settings)
         try:
@@ -274,7 +277,7 @@ class Audit:
                     found += await null_sender.probe_null_sender(probe, first)
                 if 'relay' in checks:
                     found += await relay.probe_relay(probe, first)
-                job.findings = [_copy_for(finding, target) for target in job.targets for finding in found]
+                job.findings = _copies(found, job.targets)
             else:
                 for target in job.targets:
                     if 'postmaster' in checks:
@@ -319,7 +322,7 @@ class Audit:
     def _finding_dict(self, finding: Finding) -> dict[str, t.Any]:
         data = finding.to_dict()
         mode = self.settings.transcripts
-        if mode == 'none' or (mode == 'failures' and finding.status != FAIL):
+        if mode == 'none' or (mode == 'failures' and (finding.status != FAIL or not finding.transcript_owner)):
             data['transcript'] = []
         return data
 

@@ -92,6 +92,9 @@ class Finding:
     address: str | None = None
     transcript: list[str] = field(default_factory=list)
     rfc: str | None = None
+    # False on the copies of a server-level finding made for the other domains of the same MX address:
+    # a compact result keeps that transcript once, with the first domain.
+    transcript_owner: bool = True
 
     def __post_init__(self) -> None:
         if self.rule not in CATALOGUE:

@@ -71,6 +71,8 @@ options:
     description:
       - Which findings keep their transcript in the result returned to the controller.
       - V(failures) keeps the result of a large run small; O(output_file) always gets every transcript.
+      - With V(failures), a server-level finding (session, pipelining, relay, null sender) keeps its transcript once per MX address,
+        in the first domain that address serves; the same finding in the other domains has an empty transcript.
     type: str
     choices: [failures, all, none]
     default: failures

@@ -57,7 +57,7 @@ def judge_null_sender(evidence: NullSenderEvidence) -> tuple[str, str]:
     if rcpt is None:
         return PASS, sent + ' (the RCPT that would show a refusal at RCPT time got no answer: %s)' % evidence.ended
     if not rcpt.is_permanent():
-        return PASS, sent + ', RCPT TO:<%s> got %s' % (evidence.recipient, quote(rcpt))
+        return PASS, 'MAIL FROM:<> %d, RCPT TO:<%s> %d' % (null_mail.code, evidence.recipient, rcpt.code)
     # Accepted at MAIL, refused at RCPT: a delayed refusal of the null sender, or a refusal of the recipient?
     real_rcpt = evidence.real_rcpt
     if real_rcpt is not None and real_rcpt.is_positive():

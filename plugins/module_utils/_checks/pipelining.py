@@ -158,6 +158,6 @@ async def check_pipelining(target: Target, settings: ProbeSettings) -> list[Find
     else:
         text = sync.summary
         if sync.kind == 'complete':
-            text += ': a group ending in NOOP (a sync point) is answered without further input'
+            text += ', without further input'
         findings.append(finding('PL-2', _verdict(sync), text, target, sync_transcript))
     return findings

@@ -69,7 +69,7 @@ def judge_mailbox(what: str, reply: protocol.Reply | None, evidence: PostmasterE
     if reply.is_positive():
         if what in evidence.null_sender_only:
             return PASS, '%s with a real sender (refused only with the null sender, which null_sender_check reports)' % sent
-        return PASS, sent
+        return PASS, '<%s> %d' % (what, reply.code)
     if reply.is_transient():
         return INCONCLUSIVE, sent + ': a temporary refusal decides nothing'
     cause = refusal.cause(reply)

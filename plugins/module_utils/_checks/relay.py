@@ -106,9 +106,11 @@ def judge_basic(evidence: RelayEvidence) -> tuple[str, str]:
                               'relay_recipient to a mailbox at a domain that accepts mail')
     if cause == refusal.CLIENT:
         return INCONCLUSIVE, sent + ': this client is refused outright, so relaying for others is not shown'
+    refused = 'RCPT TO:<%s> got %d%s: relaying refused' % (evidence.relay_recipient, reply.code,
+                                                          ' ' + reply.enhanced if reply.enhanced else '')
     if reply.code == 550 and (reply.enhanced or '').startswith('5.7.'):
-        return PASS, sent + ': relaying refused'
-    return PASS, sent + ': relaying refused (550 with a 5.7.x code is the preferred reply)'
+        return PASS, refused
+    return PASS, refused + ' (550 5.7.x is preferred)'
 
 
 def judge_variant(variant: Variant, reply: protocol.Reply | None, mail: protocol.Reply | None,
@@ -148,7 +150,7 @@ def judge_variants(evidence: RelayEvidence) -> tuple[str, str]:
         return INCONCLUSIVE, '%d of %d forms refused; not decided: %s%s' % (
             len(verdicts) - len(unsure), len(verdicts), verdicts[unsure[0]][1],
             ''.join('; %s' % evidence.variants[index][0].form for index in unsure[1:]))
-    return PASS, 'all %d relay forms refused (%s)' % (len(verdicts), ', '.join(item[0].form for item in evidence.variants))
+    return PASS, 'all %d relay forms refused' % len(verdicts)
 
 
 async def probe_relay(probe: ProbeSession, target: Target) -> list[Finding]:
