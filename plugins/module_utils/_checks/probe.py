@@ -215,14 +215,17 @@ class ProbeSession:
 
     # -------------------------------------------------------------- commands
 
-    async def send(self, command: protocol.Command) -> protocol.Reply | None:
-        """One command; None (with ``problem`` set) when the session broke or the server sent 421."""
+    async def _ready(self) -> smtp.SMTPSession | None:
+        """The open connection, opened again if the last one ended; None once the probes cannot go on."""
         if self.problem is not None:
             return None
-        if self._session is None or not self._session.open:
-            if not await self.open():
-                return None
-        session = self._session
+        if (self._session is None or not self._session.open) and not await self.open():
+            return None
+        return self._session
+
+    async def send(self, command: protocol.Command) -> protocol.Reply | None:
+        """One command; None (with ``problem`` set) when the session broke or the server sent 421."""
+        session = await self._ready()
         if session is None:
             return None
         try:
@@ -250,12 +253,7 @@ class ProbeSession:
 
     async def pipeline(self, commands: t.Sequence[protocol.Command]) -> smtp.PipelineResult | None:
         """One write of a group (RFC 2920); the result says what came back and how it ended."""
-        if self.problem is not None:
-            return None
-        if self._session is None or not self._session.open:
-            if not await self.open():
-                return None
-        session = self._session
+        session = await self._ready()
         if session is None:
             return None
         result = await session.pipeline(commands)

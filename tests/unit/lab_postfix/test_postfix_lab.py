@@ -73,20 +73,10 @@ class SMTPClient:
             self.sock.close()
 
 
-@pytest.fixture(scope='session')
-def postfix_lab():
-    """Configure and start the lab's Postfix (shared with other xdist workers / forks)."""
-    lab = lab_postfix.PostfixLab()
-    if not lab.available():
-        message = 'Postfix lab unavailable: needs the postfix package and root'
-        if os.environ.get('CI', '').lower() == 'true':
-            pytest.fail(message + ' (CI=true: Postfix must be installed by .ci/run)')
-        pytest.skip(message)
-    started = lab.ensure_running(timeout=60)
-    yield lab
-    # Under pytest-xdist (ansible-test units) other workers may still use it: the harness stops it.
-    if started and 'PYTEST_XDIST_WORKER' not in os.environ:
-        lab.stop()
+@pytest.fixture()
+def postfix_lab(postfix):
+    """The shared Postfix fixture of tests/unit/conftest.py (skip or, with CI=true, fail without Postfix)."""
+    return postfix
 
 
 @pytest.fixture()
