@@ -454,6 +454,19 @@ class AcceptAll(SMTPSession):
         return super().rcpt_reply(addr)
 
 
+class CatchAll(SMTPSession):
+    """A catch-all: any local part at its domains, however odd (user%other@, other!user@), goes to one mailbox.
+
+    It relays nothing - foreign domains are refused - which is exactly what an auditor must not call an open relay.
+    """
+
+    def rcpt_reply(self, addr: str) -> str:
+        local, _sep, domain = addr.rpartition("@")
+        if local and domain.lower().rstrip(".") in self.domains and "@" not in local.strip('"'):
+            return "250 2.1.5 Ok"
+        return super().rcpt_reply(addr)
+
+
 class NoPostmaster(SMTPSession):
     """Refuses postmaster (RFC 5321 4.5.1 violation)."""
 
@@ -506,6 +519,7 @@ BEHAVIOURS: dict[str, type[SMTPSession]] = {
     "greylist": Greylist,
     "drops_421": Drops421,
     "hostile_banner": HostileBanner,
+    "catch_all": CatchAll,
 }
 
 

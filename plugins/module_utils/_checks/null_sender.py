@@ -55,8 +55,13 @@ def judge_null_sender(evidence: NullSenderEvidence) -> tuple[str, str]:
             evidence.sender, quote(real_mail))
     rcpt = evidence.null_rcpt
     if rcpt is None:
-        return PASS, sent + ' (the RCPT that would show a refusal at RCPT time got no answer: %s)' % evidence.ended
-    if not rcpt.is_permanent():
+        # Many MTAs refuse senders only at RCPT time (Postfix's smtpd_delay_reject): MAIL alone does not decide.
+        return INCONCLUSIVE, sent + ', but the RCPT that would show a refusal at RCPT time got no answer (%s)' % (
+            evidence.ended)
+    if rcpt.is_transient():
+        return INCONCLUSIVE, sent + ', but RCPT TO:<%s> after it got %s: a temporary refusal hides whether the null ' \
+            'sender is refused at RCPT time' % (evidence.recipient, quote(rcpt))
+    if rcpt.is_positive():
         return PASS, 'MAIL FROM:<> %d, RCPT TO:<%s> %d' % (null_mail.code, evidence.recipient, rcpt.code)
     # Accepted at MAIL, refused at RCPT: a delayed refusal of the null sender, or a refusal of the recipient?
     real_rcpt = evidence.real_rcpt

@@ -76,6 +76,8 @@ def judge_mailbox(what: str, reply: protocol.Reply | None, evidence: PostmasterE
     if cause == refusal.CLIENT:
         return INCONCLUSIVE, sent + ': a refusal of this client (block list, policy or authentication), not of the mailbox'
     if cause in (refusal.RELAY, refusal.DOMAIN) or _refused_as_foreign(reply, evidence):
+        if evidence.accepted_any():
+            return FAIL, sent + ', a relay refusal, although the server accepts other recipients at %s' % evidence.domain
         if '@' not in what:
             return FAIL, sent + ': refused as if it were relaying'
         return FAIL, sent + ': the server refuses %s as if it were not its domain' % evidence.domain
@@ -155,12 +157,21 @@ async def probe_postmaster(probe: ProbeSession, target: Target) -> list[Finding]
     if evidence.postmaster is not None and evidence.postmaster.is_permanent():
         # The reference for "refused as if foreign": what the server says to a domain it does not serve.
         if await probe.mail(settings.mail_from) is not None:
-            evidence.foreign = await probe.rcpt(settings.relay_recipient)
+            evidence.foreign = await probe.rcpt(foreign_reference(settings.relay_recipient, domain))
     if probe.problem is not None:
         evidence.ended = probe.problem.summary
     verdicts = judge_postmaster(evidence)
     transcript = probe.excerpt(mark)
     return [finding(rule, verdicts[rule][0], verdicts[rule][1], target, transcript) for rule in RULES]
+
+
+def foreign_reference(relay_recipient: str, domain: str) -> str:
+    """A mailbox at a domain that is surely not the audited one (the relay recipient, unless it is at that domain)."""
+    foreign = relay_recipient.rsplit('@', 1)[1].lower()
+    if foreign == domain or foreign.endswith('.' + domain) or domain.endswith('.' + foreign):
+        other = 'example.net' if foreign != 'example.net' else 'example.com'
+        return 'mxaudit-relay-probe@' + other
+    return relay_recipient
 
 
 async def check_postmaster(target: Target, settings: ProbeSettings) -> list[Finding]:

@@ -131,6 +131,7 @@ def ns(null_mail, null_rcpt=None, real_mail=None, real_rcpt=None):
     (('550 5.7.1 Client host blocked', None, '550 5.7.1 Client host blocked'), 'inconclusive'),
     (('550 no', None, '550 no'), 'inconclusive'),
     (('451 4.3.0 try later',), 'inconclusive'),
+    (('250 2.1.0 Ok', '450 4.7.1 Greylisted'), 'inconclusive'),  # a delayed refusal of <> is not ruled out
 ])
 def test_null_sender(args, status):
     assert ns(*args)[0] == status
@@ -200,6 +201,13 @@ def test_accept_all_server_is_not_an_open_relay():
     control = ('nosuch@example.org', reply('250 Ok'))
     verdict = relay.judge_variant(percent_variant(), reply('250 Ok'), reply('250 Ok'), control, 'a@b.example')
     assert verdict[0] == 'inconclusive' and 'any local part' in verdict[1]
+
+
+def test_postmaster_foreign_reference_is_never_the_audited_domain():
+    assert postmaster.foreign_reference('probe@example.com', 'example.org') == 'probe@example.com'
+    assert postmaster.foreign_reference('probe@example.com', 'example.com') == 'mxaudit-relay-probe@example.net'
+    assert postmaster.foreign_reference('probe@mail.example.com', 'example.com') == 'mxaudit-relay-probe@example.net'
+    assert postmaster.foreign_reference('probe@example.net', 'mx.example.net') == 'mxaudit-relay-probe@example.com'
 
 
 def test_source_route_needs_no_control():

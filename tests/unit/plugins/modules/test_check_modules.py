@@ -69,9 +69,12 @@ SHORT = {word: short for short, word in STATUS_WORDS.items()}
 # percent_relay     relays user%foreign@own-domain: only RL-2 fails (its control mailbox is refused).
 # open_relay        accepts every RCPT: RL-1 and RL-2 fail; RV-1 warns (it takes unknown local parts too).
 # accept_all        any local part at its own domain, relaying refused: RV-1 warns, RL-2 must not fail.
-# greylist          450 to every RCPT: a 4xx is never a fail. MAIL FROM:<> itself is accepted (NS-1 pass), and
-#                   the pipelined groups are answered in full, a 450 being an answer like any other (PL pass).
-# drops_421         421 and close at the first RCPT: never a fail; NS-1 passes on the accepted MAIL FROM:<>.
+# greylist          450 to every RCPT: a 4xx is never a fail. MAIL FROM:<> is accepted, but the 450 at RCPT hides a
+#                   refusal of <> at RCPT time (NS-1 inc); the pipelined groups are answered in full, a 450 being
+#                   an answer like any other (PL pass).
+# drops_421         421 and close at the first RCPT: never a fail; NS-1 inc for the same reason.
+# catch_all         any local part at its own domain, user%foreign@own included: the percent and bang forms at its
+#                   domain are accepted, but so is a random mailbox there, so RL-2 is inc - not an open relay.
 # greeting_554      refuses service at the greeting (legal, RFC 5321 3.1): every rule skipped.
 # pipelining_loses  the RFC 2920 failure: the group with QUIT loses RCPT and RSET (PL-1), the group ending
 #                   in NOOP stalls (PL-2).
@@ -85,8 +88,9 @@ null_sender_501    pass  pass  pass   FAIL   pass  pass   pass   pass  pass
 percent_relay      pass  pass  pass   pass   pass  FAIL   pass   pass  pass
 open_relay         pass  pass  pass   pass   FAIL  FAIL   warn   pass  pass
 accept_all         pass  pass  pass   pass   pass  pass   warn   pass  pass
-greylist           inc   inc   inc    pass   inc   inc    inc    pass  pass
-drops_421          inc   inc   inc    pass   inc   inc    inc    inc   inc
+greylist           inc   inc   inc    inc    inc   inc    inc    pass  pass
+drops_421          inc   inc   inc    inc    inc   inc    inc    inc   inc
+catch_all          pass  pass  pass   pass   pass  inc    warn   pass  pass
 greeting_554       skip  skip  skip   skip   skip  skip   skip   skip  skip
 pipelining_loses   pass  pass  pass   pass   pass  pass   pass   FAIL  FAIL
 never_greets       inc   inc   inc    inc    inc   inc    inc    inc   inc

@@ -1,0 +1,439 @@
+# Copyright (c) mxaudit.smtp contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# NOTE: This is a private module_utils file of mxaudit.smtp. Its API may change at any time.
+
+"""Reports: merging the audit results of several vantage points, and the views the report templates lay out.
+
+Pure functions over plain data (the ``audit`` module's result, as JSON
+gives it back): no I/O, no clock. The filter plugins in plugins/filter/
+are thin wrappers around them, so a task and a template compute a
+summary the same way.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import typing as t
+from collections.abc import Mapping
+
+from ._findings import CATALOGUE, ERROR, FAIL, INCONCLUSIVE, PASS, SKIPPED, STATUSES, WARN
+from ._findings import status_counts as _status_counts
+from ._findings import worst_status as _worst_status
+
+# Checks in catalogue order (a check id may own several rules).
+CHECK_ORDER: tuple[str, ...] = tuple(dict.fromkeys(rule.check for rule in CATALOGUE.values()))
+
+# The roll-up rows after the checks, as in a call-back verification report: what each number counts,
+# and what its percentage is taken of (a key of the stats, or None for no percentage).
+STAGE_ROWS: tuple[tuple[str, str, str | None], ...] = (
+    ('domains', 'Domains audited', None),
+    ('invalid', 'Invalid domain names', 'domains'),
+    ('dns_errors', 'DNS errors', 'domains'),
+    ('no_mx', 'No MX and no address', 'domains'),
+    ('implicit_mx', 'Implicit MX (A/AAAA)', 'domains'),
+    ('null_mx', 'Null MX (not probed)', 'domains'),
+    ('addresses', 'MX addresses', None),
+    ('connect_errors', 'Addresses not reached', 'addresses'),
+    ('sessions', 'SMTP sessions', None),
+    ('refused_greeting', 'Refused at greeting', 'sessions'),
+    ('refused_ehlo', 'Refused at EHLO/HELO', 'sessions'),
+    ('refused_mail', 'Refused at MAIL', 'transactions'),
+    ('refused_rcpt', 'Refused at RCPT (postmaster)', 'postmaster_probes'),
+    ('reply_421', 'Sessions ended with 421', 'sessions'),
+    ('compliant', 'Compliant domains', 'domains'),
+)
+STAGES = ('greeting', 'ehlo', 'mail', 'rcpt')
+# The counters each refusal stage is a percentage of (DESIGN: sessions, transactions, postmaster probes).
+STAGE_BASE = {'greeting': 'sessions', 'ehlo': 'sessions', 'mail': 'transactions', 'rcpt': 'postmaster_probes'}
+
+CSV_COLUMNS = ('domain', 'vantage_point', 'mx', 'address', 'check', 'rule', 'status', 'level', 'rfc', 'summary')
+
+# Characters XML 1.0 cannot carry at all, even escaped.
+_XML_INVALID = re.compile('[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]')
+# Characters that start a formula in a spreadsheet (CSV injection).
+_FORMULA_START = ('=', '+', '-', '@', '\t', '\r')
+_MARKDOWN_SPECIAL = re.compile(r'([\\`*_{}\[\]<>|#~&])')
+_BACKTICKS = re.compile('`+')
+
+
+class ReportError(ValueError):
+    """The data given to a report function does not have the shape of an audit result."""
+
+
+def percent(part: float, whole: float) -> float:
+    """As the audit module rounds: one decimal, 0.0 of nothing."""
+    return round(100.0 * part / whole, 1) if whole else 0.0
+
+
+# ---------------------------------------------------------------- findings
+
+
+def _findings(findings: t.Any, what: str = 'findings') -> list[Mapping[str, t.Any]]:
+    if not isinstance(findings, (list, tuple)):
+        raise ReportError('%s: expected a list of findings, got %s' % (what, type(findings).__name__))
+    for index, finding in enumerate(findings):
+        if not isinstance(finding, Mapping) or finding.get('status') not in STATUSES:
+            raise ReportError('%s[%d]: expected a finding with a status among %s, got %r'
+                              % (what, index, ', '.join(STATUSES), finding))
+    return list(findings)
+
+
+def status_counts(findings: t.Any) -> dict[str, int]:
+    """Status -> number of findings, all six statuses present."""
+    return _status_counts(_findings(findings))
+
+
+def worst_status(findings: t.Any) -> str | None:
+    """The headline status: fail > error > inconclusive > warn > pass > skipped; None for no findings."""
+    return _worst_status(_findings(findings))
+
+
+def group_findings(findings: t.Any) -> list[dict[str, t.Any]]:
+    """A domain's findings by MX host and address, in order of first appearance.
+
+    Domain-level findings (DNS: no MX host, no address) come first. Each group:
+    ``mx``, ``address``, ``status`` (the worst), ``counts`` and ``findings``.
+    """
+    groups: dict[tuple[str, str], dict[str, t.Any]] = {}
+    for finding in _findings(findings):
+        key = (finding.get('mx') or '', finding.get('address') or '')
+        group = groups.setdefault(key, {'mx': finding.get('mx'), 'address': finding.get('address'), 'findings': []})
+        group['findings'].append(finding)
+    ordered = sorted(groups.values(), key=lambda group: bool(group['mx'] or group['address']))
+    for group in ordered:
+        group['status'] = _worst_status(group['findings'])
+        group['counts'] = _status_counts(group['findings'])
+    return ordered
+
+
+# ---------------------------------------------------------------- merging
+
+
+def _number(value: t.Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _add(total: dict[str, t.Any], stats: Mapping[str, t.Any]) -> None:
+    """Sum every count of ``stats`` into ``total``, nested dicts included (percentages are recomputed later)."""
+    for key, value in stats.items():
+        if key == 'percent' or key.endswith('_percent') or key == 'seconds':
+            continue
+        if _number(value):
+            total[key] = total.get(key, 0) + value
+        elif isinstance(value, Mapping):
+            _add(total.setdefault(key, {}), value)
+
+
+def _stage_base(stats: Mapping[str, t.Any], stage: str) -> float | None:
+    """What a refusal percentage of one result was taken of.
+
+    The counter itself when the result carries it; otherwise worked back
+    from the count and its rounded percentage, which is exact enough for a
+    weighting and impossible only when nothing was refused (None).
+    """
+    base = STAGE_BASE[stage]
+    if _number(stats.get(base)):
+        return float(stats[base])
+    if base == 'sessions':
+        return float(stats.get('sessions') or 0)
+    count = (stats.get('refused_at') or {}).get(stage) or 0
+    share = (stats.get('refused_at_percent') or {}).get(stage) or 0
+    if count and share:
+        return 100.0 * count / share
+    return None
+
+
+def _refused_percent(parts: list[Mapping[str, t.Any]], merged: Mapping[str, t.Any]) -> dict[str, float]:
+    result = {}
+    for stage in STAGES:
+        refused = (merged.get('refused_at') or {}).get(stage) or 0
+        bases = [_stage_base(stats, stage) for stats in parts]
+        known = [(base, stats) for base, stats in zip(bases, parts) if base is not None]
+        whole = sum(base for base, _stats in known)
+        unknown = [stats for base, stats in zip(bases, parts) if base is None]
+        if unknown and known:
+            # A result that refused nothing at this stage did not say how many it tried: estimate
+            # its share from its sessions, at the rate the other results show.
+            known_sessions = sum(stats.get('sessions') or 0 for _base, stats in known)
+            rate = whole / known_sessions if known_sessions else 0.0
+            whole += sum((stats.get('sessions') or 0) * rate for stats in unknown)
+        result[stage] = percent(refused, whole)
+    return result
+
+
+def merge_stats(parts: t.Sequence[Mapping[str, t.Any]]) -> dict[str, t.Any]:
+    """The roll-up of several audit runs: counts summed, percentages recomputed, seconds the longest."""
+    if len(parts) == 1:
+        # One vantage point: its own figures, exact (nothing to recompute).
+        merged: dict[str, t.Any] = _plain(parts[0])
+        merged.setdefault('checks', {})
+        return merged
+    merged = {}
+    for stats in parts:
+        _add(merged, stats)
+    merged.setdefault('checks', {})
+    for counts in merged['checks'].values():
+        for status in STATUSES:
+            counts.setdefault(status, 0)
+        counts['total'] = sum(counts[status] for status in STATUSES)
+        counts['percent'] = {status: percent(counts[status], counts['total']) for status in STATUSES}
+    if any('compliant' in stats for stats in parts):
+        merged['compliant_percent'] = percent(merged.get('compliant', 0), merged.get('domains', 0))
+    if any('refused_at' in stats for stats in parts):
+        merged['refused_at_percent'] = _refused_percent(list(parts), merged)
+    seconds = [stats['seconds'] for stats in parts if _number(stats.get('seconds'))]
+    merged['seconds'] = max(seconds) if seconds else 0.0
+    return merged
+
+
+def _plain(value: t.Any) -> t.Any:
+    """A plain copy (dicts and lists) of a result, so that merged output never aliases its input."""
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def merge_results(items: t.Any, generated: str | None = None) -> dict[str, t.Any]:
+    """One result out of the ``audit`` module's results on several vantage points.
+
+    ``items``: a list of ``{'host': <vantage point>, 'result': <audit result>}``. A result
+    that failed (``failed``) becomes a vantage point with ``failed: true`` and its message; its
+    domains were not audited, so the merged result is not compliant. Skipped results are left out.
+    """
+    if not isinstance(items, (list, tuple)):
+        raise ReportError('expected a list of {host, result} items, got %s' % type(items).__name__)
+    domains: list[dict[str, t.Any]] = []
+    parts: list[Mapping[str, t.Any]] = []
+    vantage_points: list[dict[str, t.Any]] = []
+    failed = False
+    for index, item in enumerate(items):
+        if not isinstance(item, Mapping) or 'host' not in item or not isinstance(item.get('result'), Mapping):
+            raise ReportError('item %d: expected {host: <name>, result: <audit result>}, got %r' % (index, item))
+        host = str(item['host'])
+        result = item['result']
+        if result.get('skipped'):
+            continue
+        if result.get('failed') or result.get('unreachable'):
+            failed = True
+            vantage_points.append({'host': host, 'blocked': False, 'failed': True,
+                                   'message': str(result.get('msg') or 'the audit failed on this host'),
+                                   'addresses_reached': 0, 'addresses_unreachable': 0, 'domains': 0})
+            continue
+        if not isinstance(result.get('domains'), (list, tuple)) or not isinstance(result.get('stats'), Mapping):
+            raise ReportError('item %d (%s): the result has no domains and stats; is it an mxaudit.smtp.audit result?'
+                              % (index, host))
+        for domain in result['domains']:
+            if not isinstance(domain, Mapping):
+                raise ReportError('item %d (%s): a domain entry is not a dict: %r' % (index, host, domain))
+            entry = _plain(domain)
+            entry['vantage_point'] = host
+            domains.append(entry)
+        parts.append(result['stats'])
+        vantage = result.get('vantage_point') or {}
+        vantage_points.append({
+            'host': host,
+            'blocked': bool(vantage.get('blocked', False)),
+            'failed': False,
+            'message': vantage.get('message'),
+            'addresses_reached': vantage.get('addresses_reached', 0),
+            'addresses_unreachable': vantage.get('addresses_unreachable', 0),
+            'domains': len(result['domains']),
+        })
+    return {
+        'domains': domains,
+        'stats': merge_stats(parts) if parts else merge_stats([{}]),
+        'vantage_points': vantage_points,
+        'compliant': not failed and all(domain.get('compliant', True) for domain in domains),
+        'generated': generated,
+    }
+
+
+# ---------------------------------------------------------------- roll-up
+
+
+def _stats(result: t.Any) -> Mapping[str, t.Any]:
+    if not isinstance(result, Mapping) or not isinstance(result.get('stats'), Mapping):
+        raise ReportError('expected an audit result (a dict with stats), got %s' % type(result).__name__)
+    return result['stats']
+
+
+def _check_key(check: str) -> tuple[int, str]:
+    return (CHECK_ORDER.index(check) if check in CHECK_ORDER else len(CHECK_ORDER), check)
+
+
+def _check_row(kind: str, name: str, counts: Mapping[str, t.Any]) -> dict[str, t.Any]:
+    values = {status: int(counts.get(status) or 0) for status in STATUSES}
+    total = sum(values.values())
+    present = [{'status': status} for status in STATUSES if values[status]]
+    return {
+        'kind': kind,
+        'name': name,
+        'label': name if kind == 'check' else 'All checks',
+        'total': total,
+        'counts': values,
+        'percent': {status: percent(values[status], total) for status in STATUSES},
+        'status': _worst_status(present),
+    }
+
+
+def rollup(result: t.Any) -> list[dict[str, t.Any]]:
+    """The summary table of a (merged) result: a row per check, an ``all`` row, then the run's stages.
+
+    Check rows (``kind: check``, and one ``kind: total``): ``name``, ``label``, ``total``,
+    ``counts`` and ``percent`` per status, ``status`` (the worst seen). Stage rows (``kind: stage``):
+    ``name``, ``label``, ``count``, ``percent`` (None where it has no base) and ``base``.
+    """
+    stats = _stats(result)
+    rows = []
+    checks = stats.get('checks') or {}
+    totals = dict.fromkeys(STATUSES, 0)
+    for check in sorted(checks, key=_check_key):
+        row = _check_row('check', check, checks[check])
+        rows.append(row)
+        for status in STATUSES:
+            totals[status] += row['counts'][status]
+    rows.append(_check_row('total', 'all', totals))
+    refused = stats.get('refused_at') or {}
+    refused_percent = stats.get('refused_at_percent') or {}
+    for name, label, base in STAGE_ROWS:
+        stage = name[len('refused_'):] if name.startswith('refused_') else None
+        if stage is not None:
+            if stage not in refused:
+                continue
+            count = refused[stage]
+            share = refused_percent.get(stage, 0.0)
+        else:
+            if name not in stats:
+                continue
+            count = stats[name]
+            if name == 'compliant' and 'compliant_percent' in stats:
+                share = stats['compliant_percent']
+            else:
+                share = percent(count, stats.get(base) or 0) if base else None
+        rows.append({'kind': 'stage', 'name': name, 'label': label, 'count': count, 'percent': share, 'base': base})
+    return rows
+
+
+# ---------------------------------------------------------------- formats
+
+
+def _text(value: t.Any) -> str:
+    return '' if value is None else str(value)
+
+
+def _domains(result: t.Any) -> list[Mapping[str, t.Any]]:
+    if not isinstance(result, Mapping) or not isinstance(result.get('domains'), (list, tuple)):
+        raise ReportError('expected an audit result (a dict with domains), got %s' % type(result).__name__)
+    return list(result['domains'])
+
+
+def _csv_cell(value: t.Any) -> str:
+    text = _text(value)
+    # A spreadsheet runs a cell that starts like a formula; server text and domain names are not formulas.
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def findings_csv(result: t.Any) -> str:
+    """One CSV row per finding (RFC 4180 quoting, CRLF), after a header row of CSV_COLUMNS."""
+    out = io.StringIO()
+    writer = csv.writer(out, quoting=csv.QUOTE_MINIMAL, lineterminator='\r\n')
+    writer.writerow(CSV_COLUMNS)
+    for domain in _domains(result):
+        for finding in _findings(domain.get('findings') or [], 'findings of %s' % domain.get('domain')):
+            row = dict(finding, vantage_point=domain.get('vantage_point'), domain=finding.get('domain') or domain.get('domain'))
+            writer.writerow([_csv_cell(row.get(column)) for column in CSV_COLUMNS])
+    return out.getvalue()
+
+
+def xml_text(value: t.Any) -> str:
+    """Text XML 1.0 can carry: characters it forbids (even escaped) become U+FFFD. Escaping is the template's."""
+    return _XML_INVALID.sub('\ufffd', _text(value))
+
+
+def _case_name(check: str, group: Mapping[str, t.Any], vantage: str | None) -> str:
+    name = check
+    if group['address']:
+        name += ' ' + _text(group['address'])
+    if group['mx']:
+        name += ' (%s)' % _text(group['mx'])
+    if vantage:
+        name += ' from ' + vantage
+    return name
+
+
+def _case_body(findings: list[Mapping[str, t.Any]], statuses: tuple[str, ...]) -> str:
+    lines = []
+    for finding in findings:
+        if finding['status'] not in statuses:
+            continue
+        lines.append('[%s] %s %s (%s): %s' % (finding['status'].upper(), _text(finding.get('rule')),
+                                              _text(finding.get('level')), _text(finding.get('rfc')),
+                                              _text(finding.get('summary'))))
+        lines.extend('    ' + _text(line) for line in finding.get('transcript') or [])
+    return xml_text('\n'.join(lines))
+
+
+def junit_cases(result: t.Any) -> dict[str, t.Any]:
+    """The JUnit view: a test suite per domain (and vantage point), a test case per check and MX address.
+
+    A case's outcome is the worst status of its findings: ``fail`` -> failure, ``error`` -> error,
+    ``skipped`` -> skipped; ``inconclusive`` and ``warn`` pass with a note (``out``). Every text is
+    XML-safe (xml_text) but not escaped.
+    """
+    domains = _domains(result)
+    several = len({domain.get('vantage_point') for domain in domains}) > 1
+    suites = []
+    totals = dict(tests=0, failures=0, errors=0, skipped=0)
+    for domain in domains:
+        vantage = _text(domain.get('vantage_point')) or None
+        cases: dict[tuple[str, str, str], dict[str, t.Any]] = {}
+        for finding in _findings(domain.get('findings') or [], 'findings of %s' % domain.get('domain')):
+            check = _text(finding.get('check')) or _text(finding.get('rule'))
+            key = (check, _text(finding.get('mx')), _text(finding.get('address')))
+            case = cases.setdefault(key, {'check': check, 'mx': finding.get('mx'), 'address': finding.get('address'),
+                                          'findings': []})
+            case['findings'].append(finding)
+        suite_cases = []
+        for case in sorted(cases.values(), key=lambda case: _check_key(case['check'])):
+            status = _worst_status(case['findings']) or PASS
+            outcome = {FAIL: 'failure', ERROR: 'error', SKIPPED: 'skipped'}.get(status, 'pass')
+            noted = [finding['summary'] for finding in case['findings'] if finding['status'] == status]
+            suite_cases.append({
+                'classname': xml_text(domain.get('domain')),
+                'name': xml_text(_case_name(case['check'], case, vantage if several else None)),
+                'status': status,
+                'outcome': outcome,
+                'message': xml_text('; '.join(_text(summary) for summary in noted)) if status != PASS else '',
+                'body': _case_body(case['findings'], (FAIL, ERROR) if outcome in ('failure', 'error') else ()),
+                'out': _case_body(case['findings'], (INCONCLUSIVE, WARN)) if outcome in ('pass', 'failure', 'error') else '',
+            })
+        counts = dict(tests=len(suite_cases), failures=sum(1 for case in suite_cases if case['outcome'] == 'failure'),
+                      errors=sum(1 for case in suite_cases if case['outcome'] == 'error'),
+                      skipped=sum(1 for case in suite_cases if case['outcome'] == 'skipped'))
+        for key, value in counts.items():
+            totals[key] += value
+        name = _text(domain.get('domain')) + (' from ' + vantage if several and vantage else '')
+        suites.append(dict(counts, name=xml_text(name), vantage_point=xml_text(vantage), cases=suite_cases))
+    return dict(totals, suites=suites)
+
+
+def markdown_escape(value: t.Any) -> str:
+    """Inline Markdown text (a table cell, a list item): markup characters backslash-escaped, one line."""
+    text = ' '.join(_text(value).split())
+    return _MARKDOWN_SPECIAL.sub(r'\\\1', text)
+
+
+def markdown_code(lines: t.Any) -> str:
+    """A fenced code block whose fence is longer than any run of backticks in the text, so nothing closes it early."""
+    if isinstance(lines, str):
+        lines = lines.splitlines()
+    text = '\n'.join(_text(line) for line in lines or [])
+    longest = max((len(run) for run in _BACKTICKS.findall(text)), default=0)
+    fence = '`' * max(3, longest + 1)
+    return '%s\n%s\n%s' % (fence, text, fence)
