@@ -308,8 +308,8 @@ class Audit:
 
     def vantage_point(self) -> dict[str, t.Any]:
         tried = set(self.run_state.reached) | set(self.run_state.unreachable)
-        blocked = (not self.run_state.reached and len(self.run_state.unreachable) >= min(VANTAGE_MIN_ADDRESSES,
-                                                                                        max(len(tried), 1)))
+        enough = min(VANTAGE_MIN_ADDRESSES, max(len(tried), 1))
+        blocked = not self.run_state.reached and len(self.run_state.unreachable) >= enough
         reasons = sorted(set(self.run_state.unreachable.values()))
         message = None
         if blocked:
@@ -362,6 +362,8 @@ class Audit:
             'sessions': counters['sessions'],
             'refused_at': {stage: counters['refused_' + stage] for stage in ('greeting', 'ehlo', 'mail', 'rcpt')},
             'reply_421': counters['reply_421'],
+            'transactions': counters['transactions'],
+            'postmaster_probes': counters['postmaster_probes'],
             'compliant': sum(1 for result in results if is_compliant(result.findings)),
             'seconds': round(self.finished - self.started, 2),
         }

@@ -194,6 +194,12 @@ stats:
     reply_421:
       description: Sessions a server ended with C(421).
       type: int
+    transactions:
+      description: Transactions started (MAIL FROM sent), the base of C(refused_at_percent.mail).
+      type: int
+    postmaster_probes:
+      description: Postmaster probes made (one per domain and MX address), the base of C(refused_at_percent.rcpt).
+      type: int
     compliant:
       description: Domains with no failed MUST.
       type: int

@@ -57,8 +57,8 @@ def judge_group(result: smtp.PipelineResult, closed_after_quit: bool | None = No
     got = '%d repl%s (%s) to %d pipelined commands (%s)' % (
         len(replies), 'y' if len(replies) == 1 else 'ies', _codes(replies), sent,
         ', '.join(command.verb for command in result.commands))
-    if any(reply.code == 421 for reply in replies) or (replies and replies[-1].is_transient()
-                                                      and isinstance(result.error, smtp.ServerClosed)):
+    ended_temporarily = bool(replies) and replies[-1].is_transient() and isinstance(result.error, smtp.ServerClosed)
+    if any(reply.code == 421 for reply in replies) or ended_temporarily:
         return GroupOutcome('temporary', got + ': the server ended the session with a temporary reply')
     if isinstance(result.error, smtp.MalformedReply):
         return GroupOutcome('unreadable', got + ', then a reply this auditor could not read: %s' % result.error.message)

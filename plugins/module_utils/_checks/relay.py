@@ -106,8 +106,8 @@ def judge_basic(evidence: RelayEvidence) -> tuple[str, str]:
                               'relay_recipient to a mailbox at a domain that accepts mail')
     if cause == refusal.CLIENT:
         return INCONCLUSIVE, sent + ': this client is refused outright, so relaying for others is not shown'
-    refused = 'RCPT TO:<%s> got %d%s: relaying refused' % (evidence.relay_recipient, reply.code,
-                                                          ' ' + reply.enhanced if reply.enhanced else '')
+    code = '%d %s' % (reply.code, reply.enhanced) if reply.enhanced else str(reply.code)
+    refused = 'RCPT TO:<%s> got %s: relaying refused' % (evidence.relay_recipient, code)
     if reply.code == 550 and (reply.enhanced or '').startswith('5.7.'):
         return PASS, refused
     return PASS, refused + ' (550 5.7.x is preferred)'

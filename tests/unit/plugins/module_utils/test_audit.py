@@ -189,8 +189,8 @@ def test_domains_file_lines():
 
 
 def test_invalid_and_duplicate_domains_do_not_stop_the_run(lab):
-    result = audit(options(lab.port, lab.dns.port), ['compliant.lab.test', 'not a domain', 'COMPLIANT.lab.test.',
-                                                    'under_score.lab.test']).run()
+    domains = ['compliant.lab.test', 'not a domain', 'COMPLIANT.lab.test.', 'under_score.lab.test']
+    result = audit(options(lab.port, lab.dns.port), domains).run()
     assert [d['domain'] for d in result['domains']] == ['compliant.lab.test', 'not a domain', 'under_score.lab.test']
     assert result['stats']['invalid'] == 2
     bad = result['domains'][1]['findings']
@@ -227,8 +227,9 @@ def test_retry_4xx_tries_once_more_and_stays_inconclusive(lab):
 
 
 def test_stats_roll_up(lab):
-    result = audit(options(lab.port, lab.dns.port), ['compliant.lab.test', 'no-postmaster.lab.test', 'null-mx.lab.test',
-                                                    'servfail.lab.test', 'greeting-554.lab.test']).run()
+    domains = ['compliant.lab.test', 'no-postmaster.lab.test', 'null-mx.lab.test', 'servfail.lab.test',
+               'greeting-554.lab.test']
+    result = audit(options(lab.port, lab.dns.port), domains).run()
     stats = result['stats']
     assert (stats['domains'], stats['null_mx'], stats['dns_errors'], stats['compliant']) == (5, 1, 1, 4)
     assert stats['refused_at']['greeting'] >= 1 and stats['refused_at']['rcpt'] == 1
