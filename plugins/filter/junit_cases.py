@@ -13,8 +13,9 @@ author:
 description:
   - Turns an audit result (merged or not) into test suites and test cases for a JUnit XML file, which the C(mxaudit.smtp.report)
     role lays out.
-  - A test suite per domain (per domain and vantage point when a domain was audited from several); a test case per check and
-    MX address, with C(classname) the domain and C(name) the check id, the address and the MX host.
+  - A test suite per domain; a test case per check and MX address, with C(classname) the domain and C(name) the check id, the
+    address and the MX host. When a domain was audited from several vantage points (no sharding), suite and case names end in
+    C(from <vantage point>).
   - The outcome of a case is the worst status of its findings - V(fail) is a failure, V(error) an error, V(skipped) skipped;
     V(inconclusive), V(warn) and V(pass) pass, and the inconclusive and warn findings are noted in C(out) (for C(<system-out>)).
   - The body of a failure or error lists the failing findings, each followed by its transcript in the C(C:) / C(S:) form.

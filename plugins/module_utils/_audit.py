@@ -60,6 +60,9 @@ class AuditSettings:
     transcripts: str = 'failures'
     relay_recipient: str = 'mxaudit-relay-probe@example.com'
     relay_variants: bool = True
+    # False when nothing will ever show a passing finding's transcript (no output file, transcripts not 'all'):
+    # they are then dropped as soon as a job ends, which keeps a 10,000-domain run small in memory.
+    keep_transcripts: bool = True
 
 
 @dataclass
@@ -231,6 +234,10 @@ class Audit:
                         job.findings = self._job_problem(job, problem)
                         return
                     await self._run_job(job, settings)
+                    if not self.settings.keep_transcripts:
+                        for finding in job.findings:
+                            if finding.status != FAIL and finding.transcript:
+                                finding.transcript = []
 
         await asyncio.gather(*(run(job) for job in jobs))
 

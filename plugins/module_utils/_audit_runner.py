@@ -41,7 +41,8 @@ def run_audit(module: AnsibleModule) -> None:
         settings = AuditSettings(
             checks=tuple(params['checks']), concurrency=params['concurrency'], per_address=params['per_address'],
             deadline=params['deadline'], retry_4xx=params['retry_4xx'], transcripts=params['transcripts'],
-            relay_recipient=relay_recipient(params['relay_recipient'], valid), relay_variants=params['relay_variants'])
+            relay_recipient=relay_recipient(params['relay_recipient'], valid), relay_variants=params['relay_variants'],
+            keep_transcripts=params['transcripts'] == 'all' or bool(params['output_file']) and not module.check_mode)
         audit = Audit(options, settings, raw_domains)
     except OptionError as exc:
         module.fail_json(msg='Invalid option: %s' % exc)

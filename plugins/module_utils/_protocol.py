@@ -245,13 +245,16 @@ def is_mailbox(address: str) -> bool:
     return is_address_literal(domain) or (is_domain(domain) and not domain.endswith('.'))
 
 
+_CONTROL = re.compile(r'[\x00-\x1f\x7f]')
+
+
 def _check_safe(what: str, text: str) -> None:
     if not isinstance(text, str):
         raise CommandError('%s must be a string, got %r' % (what, text))
-    for bad, name in (('\r', 'CR'), ('\n', 'LF'), ('\x00', 'NUL')):
-        if bad in text:
-            raise CommandError('%s contains %s: %r' % (what, name, text))
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+    if _CONTROL.search(text):
+        for bad, name in (('\r', 'CR'), ('\n', 'LF'), ('\x00', 'NUL')):
+            if bad in text:
+                raise CommandError('%s contains %s: %r' % (what, name, text))
         raise CommandError('%s contains a control character: %r' % (what, text))
 
 

@@ -106,6 +106,8 @@ class ProbeSession:
         self._session: smtp.SMTPSession | None = None
         self._refusals = 0
         self._in_transaction = False
+        self._open_sender: str | None = None  # the sender of the transaction open now (its MAIL accepted)
+        self._open_mail: protocol.Reply | None = None
 
     # -------------------------------------------------------------- connection
 
@@ -142,6 +144,9 @@ class ProbeSession:
         self._session = session
         self._refusals = 0
         self._in_transaction = False
+        self._open_sender = None
+        self._open_sender: str | None = None  # the sender of the transaction open now (its MAIL accepted)
+        self._open_mail: protocol.Reply | None = None
         try:
             greeting = await session.connect()
             if run is not None:
@@ -280,11 +285,25 @@ class ProbeSession:
     async def mail(self, sender: str) -> protocol.Reply | None:
         """RSET if a transaction is open, then MAIL FROM:<sender>."""
         await self._make_room()
+        self._open_sender = None
         if self._in_transaction:
             if await self.send(protocol.rset()) is None:
                 return None
         self._in_transaction = True
-        return await self.send(protocol.mail_from(sender))
+        reply = await self.send(protocol.mail_from(sender))
+        if reply is not None and reply.is_positive():
+            self._open_sender, self._open_mail = sender, reply
+        return reply
+
+    async def transaction(self, sender: str) -> protocol.Reply | None:
+        """A transaction from ``sender`` for more recipients: the open one while the server's limits allow, else MAIL.
+
+        RFC 5321 servers take at least 100 recipients a transaction; each RCPT is judged on its own reply.
+        """
+        if (self._open_sender == sender and self._session is not None and self._session.open
+                and self._refusals < self.max_refusals):
+            return self._open_mail
+        return await self.mail(sender)
 
     async def rcpt(self, address: str, *, allow_malformed: bool = False) -> protocol.Reply | None:
         return await self.send(protocol.rcpt_to(address, allow_malformed=allow_malformed))

@@ -191,7 +191,7 @@ async def check_relay(target: Target, settings: ProbeSettings) -> list[Finding]:
 async def _probe_variants(probe: ProbeSession, evidence: RelayEvidence, variants: list[Variant]) -> None:
     for variant in variants:
         sender = evidence.sender if variant.sender is None else variant.sender
-        mail = await probe.mail(sender)
+        mail = await probe.transaction(sender)
         reply = None
         if mail is not None and mail.is_positive():
             reply = await probe.rcpt(variant.recipient, allow_malformed=variant.malformed)
@@ -208,7 +208,7 @@ async def _control(probe: ProbeSession, evidence: RelayEvidence, suffix: str) ->
         return
     address = random_local_part() + suffix
     reply = None
-    mail = await probe.mail(evidence.sender)
+    mail = await probe.transaction(evidence.sender)
     if mail is not None and mail.is_positive():
         reply = await probe.rcpt(address, allow_malformed=not suffix)
     evidence.controls[suffix] = (address, reply)

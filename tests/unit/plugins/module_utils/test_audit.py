@@ -262,3 +262,12 @@ def test_five_thousand_domains(farm_factory):
     assert size * 2 < 50 * 1024 * 1024, size  # so a 10,000-domain result stays under 50 MB
     owners = [f for d in result['domains'] for f in d['findings'] if f['rule'] == 'RL-1' and f['transcript']]
     assert len(owners) == 5  # one transcript per open-relay address, not one per domain
+
+
+def test_transcripts_nobody_will_read_are_dropped_early(lab):
+    run = audit(options(lab.port, lab.dns.port), ['open-relay.lab.test'], checks=('relay', 'postmaster'),
+                keep_transcripts=False)
+    result = run.run()
+    kept = {f.rule for f in run.results['open-relay.lab.test'].findings if f.transcript}
+    assert kept == {'RL-1', 'RL-2'}  # only the failures still hold their transcript in memory
+    assert {f['rule'] for f in result['domains'][0]['findings'] if f['transcript']} == {'RL-1', 'RL-2'}
