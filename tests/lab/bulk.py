@@ -43,6 +43,7 @@ from .smtp_server import BEHAVIOURS, LabSMTPServer, SMTPSession
 BULK_PORT = 2530
 BULK_NET = "127.3."
 BULK_ZONE = "bulk.lab.test"
+KEEP = 5                       # connections kept in the "longest" and "last to close" lists
 HOSTS_PER_OCTET = 250          # 127.3.0.1-250, 127.3.1.1-250, ...
 SEED = 4                       # the issue's number: any fixed seed keeps the layout reproducible
 COMPLIANT_SHARE = 0.80
@@ -194,6 +195,16 @@ class Counters:
         self.never_greets_connections = 0
         self.never_greets_first: Optional[float] = None
         self.never_greets_last: Optional[float] = None
+        self.last_reply: Optional[float] = None
+        self.first_connection: Optional[float] = None
+        self.last_close: Optional[float] = None
+        self.first_dns: Optional[float] = None
+        self.last_dns: Optional[float] = None
+        self.connection_seconds = 0.0
+        self.never_greets_seconds = 0.0
+        self.longest: list[tuple[float, float, str, str]] = []   # (seconds, closed at, behaviour, address), top few
+        self.last_closes: list[tuple[float, float, str, str]] = []  # the last few connections to close
+        self.verbs: dict[str, int] = {}
         self.reset_at = time.monotonic()
 
 
@@ -207,8 +218,10 @@ class CountingSession(SMTPSession):
         return self.server.domain_set
 
     async def reply(self, text: str) -> None:
-        self.server.counters.replies += 1
+        counters = self.server.counters
+        counters.replies += 1
         await super().reply(text)
+        counters.last_reply = time.monotonic()
 
 
 class BulkSMTPServer(LabSMTPServer):
@@ -222,7 +235,12 @@ class BulkSMTPServer(LabSMTPServer):
         self.session_class = type("Counting" + base.__name__, (CountingSession, base), {})
 
     def record(self, line: str) -> None:
-        self.counters.commands += 1
+        counters = self.counters
+        counters.commands += 1
+        verb = line.partition(" ")[0].upper()
+        if not verb.isalpha() or len(verb) > 8:
+            verb = "(other)"
+        counters.verbs[verb] = counters.verbs.get(verb, 0) + 1
         if line.strip(" ").upper() == "DATA":
             self.data_commands += 1
 
@@ -231,18 +249,48 @@ class BulkSMTPServer(LabSMTPServer):
         counters.connections += 1
         counters.current += 1
         counters.max_current = max(counters.max_current, counters.current)
+        opened = time.monotonic()
+        if counters.first_connection is None:
+            counters.first_connection = opened
         never = self.behaviour == "never_greets"
         if never:
             counters.never_greets_connections += 1
-            now = time.monotonic()
             if counters.never_greets_first is None:
-                counters.never_greets_first = now
+                counters.never_greets_first = opened
         try:
             await super()._handle(reader, writer)
         finally:
             counters.current -= 1
+            closed = time.monotonic()
+            counters.last_close = closed
+            counters.connection_seconds += closed - opened
+            entry = (closed - opened, closed, self.behaviour, self.host)
+            counters.last_closes = counters.last_closes[-(KEEP - 1):] + [entry]
+            if len(counters.longest) < KEEP or entry[0] > counters.longest[-1][0]:
+                counters.longest = sorted(counters.longest + [entry], reverse=True)[:KEEP]
             if never:
-                counters.never_greets_last = time.monotonic()
+                counters.never_greets_last = closed
+                counters.never_greets_seconds += closed - opened
+
+
+class CountingDNSServer(LabDNSServer):
+    """A LabDNSServer that notes when the first and the last query came, and keeps no query log."""
+
+    def __init__(self, records: dict, host: str, port: int, counters: Counters) -> None:
+        super().__init__(records, host, port)
+        self.counters = counters
+        self.count = 0
+
+    def resolve(self, query: Any) -> Any:
+        now = time.monotonic()
+        counters = self.counters
+        if counters.first_dns is None:
+            counters.first_dns = now
+        counters.last_dns = now
+        self.count += 1
+        response = super().resolve(query)
+        self.queries.clear()
+        return response
 
 
 class BulkRunner:
@@ -251,7 +299,7 @@ class BulkRunner:
     def __init__(self, lab: BulkLab, reply_delay: float, dns_port: int = 0) -> None:
         self.lab = lab
         self.counters = Counters()
-        self.dns = LabDNSServer(lab.records, lab.dns_host, dns_port)
+        self.dns = CountingDNSServer(lab.records, lab.dns_host, dns_port, self.counters)
         self.servers = [BulkSMTPServer(spec.behaviour, spec.address, lab.port, self.counters, name=spec.name,
                                        reply_delay=reply_delay, options=spec.options)
                         for spec in lab.specs()]
@@ -281,7 +329,7 @@ class BulkRunner:
     def reset(self) -> None:
         """Zero the counters (between measured runs)."""
         self.counters.reset()
-        self.dns.queries.clear()
+        self.dns.count = 0
         for server in self.servers:
             server.max_concurrent = server.current
             server.connections = 0
@@ -296,6 +344,7 @@ class BulkRunner:
         if c.never_greets_first is not None and c.never_greets_last is not None:
             window = {"first_open": round(c.never_greets_first - c.reset_at, 3),
                       "last_close": round(c.never_greets_last - c.reset_at, 3)}
+        never = [server.connections for server in self.servers if server.behaviour == "never_greets"]
         return {
             "replies": c.replies,
             "commands": c.commands,
@@ -304,12 +353,26 @@ class BulkRunner:
             "open_now": c.current,
             "max_concurrent": c.max_current,
             "max_per_address": max((s.max_concurrent for s in self.servers), default=0),
-            "dns_queries": len(self.dns.queries),
+            "dns_queries": self.dns.count,
             "never_greets_connections": c.never_greets_connections,
             "never_greets_window": window,
+            "never_greets_max_per_address": max(never, default=0),
+            "times": {name: None if value is None else round(value - c.reset_at, 3) for name, value in (
+                ("first_dns", c.first_dns), ("last_dns", c.last_dns), ("first_connection", c.first_connection),
+                ("last_reply", c.last_reply), ("last_close", c.last_close))},
+            "connection_seconds": round(c.connection_seconds, 3),
+            "never_greets_seconds": round(c.never_greets_seconds, 3),
+            "verbs": dict(sorted(c.verbs.items())),
+            "longest_connections": [self._connection(entry) for entry in c.longest],
+            "last_closes": [self._connection(entry) for entry in c.last_closes],
             "data_commands": sum(s.data_commands for s in self.servers),
             "seconds_since_reset": round(time.monotonic() - c.reset_at, 3),
         }
+
+    def _connection(self, entry: tuple[float, float, str, str]) -> dict[str, Any]:
+        seconds, closed, behaviour, address = entry
+        return {"seconds": round(seconds, 3), "closed_at": round(closed - self.counters.reset_at, 3),
+                "behaviour": behaviour, "address": address}
 
     def state(self) -> dict[str, Any]:
         """What a client needs: ports, layout summary, control port."""

@@ -1,0 +1,355 @@
+# Copyright (c) mxaudit.smtp contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The report role end to end: a real audit of the lab from two vantage points, every format checked
+against the JSON it was rendered from, the HTML opened in headless Chromium.
+
+Set MXAUDIT_REPORT_SCREENSHOTS=DIR to keep the screenshots (desktop and phone width).
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import os
+import re
+import struct
+import typing as t
+from collections import Counter
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from junitparser import Failure, JUnitXml
+
+STATUSES = ('pass', 'fail', 'warn', 'inconclusive', 'error', 'skipped')
+SEVERITY = ('skipped', 'pass', 'warn', 'inconclusive', 'error', 'fail')  # worst last
+HOSTILE = '<script>alert(1)</script> & "quotes"'
+CSV_COLUMNS = ('domain', 'vantage_point', 'mx', 'address', 'check', 'rule', 'status', 'level', 'rfc', 'summary')
+
+
+def all_findings(result: dict[str, t.Any]) -> list[tuple[dict[str, t.Any], dict[str, t.Any]]]:
+    return [(domain, finding) for domain in result['domains'] for finding in domain['findings']]
+
+
+def expected_cases(result: dict[str, t.Any]) -> dict[tuple[str, str, str, str, str], str]:
+    """(domain, vantage point, check, mx, address) -> worst status: the JUnit cases, worked out afresh."""
+    cases: dict[tuple[str, str, str, str, str], str] = {}
+    for domain, finding in all_findings(result):
+        key = (domain['domain'], domain['vantage_point'], finding['check'], finding['mx'] or '', finding['address'] or '')
+        cases[key] = max(cases.get(key, 'skipped'), finding['status'], key=SEVERITY.index)
+    return cases
+
+
+# ---------------------------------------------------------------- the audit and the JSON
+
+def test_the_json_report_is_the_merged_result_of_both_vantage_points(rendered, lab_domains):
+    result = rendered.result
+    assert sorted(domain['domain'] for domain in result['domains']) == sorted(lab_domains)
+    assert {domain['vantage_point'] for domain in result['domains']} == {'vantage-a', 'vantage-b'}
+    assert [vp['host'] for vp in result['vantage_points']] == ['vantage-a', 'vantage-b']
+    assert sum(vp['domains'] for vp in result['vantage_points']) == len(lab_domains)
+    assert result['generated'] == '2025-06-01T02:00:00Z'
+    assert result['stats']['domains'] == len(lab_domains)
+    counted = Counter(finding['status'] for _domain, finding in all_findings(result))
+    by_check = Counter((finding['check'], finding['status']) for _domain, finding in all_findings(result))
+    for check, counts in result['stats']['checks'].items():
+        assert counts['total'] == sum(by_check[check, status] for status in STATUSES)
+        assert all(counts[status] == by_check[check, status] for status in STATUSES)
+    # the lab has failures, and a compliant domain
+    assert counted['fail'] and counted['pass'] and result['compliant'] is False
+    compliance = {domain['domain']: domain['compliant'] for domain in result['domains']}
+    assert compliance['compliant.lab.test'] is True and compliance['no-postmaster.lab.test'] is False
+    files = json.loads((rendered.merged / 'files.json').read_text())
+    assert sorted(files) == ['csv', 'html', 'json', 'junit', 'markdown']
+    assert all(Path(path).is_file() for path in files.values())
+
+
+def test_a_single_audit_result_is_reported_as_its_vantage_point(rendered):
+    single = json.loads((rendered.single / 'vantage-a.json').read_text())
+    assert [vp['host'] for vp in single['vantage_points']] == ['vantage-a']
+    assert {domain['vantage_point'] for domain in single['domains']} == {'vantage-a'}
+    assert single['generated'] and re.match(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$', single['generated'])
+    assert sorted(path.name for path in rendered.single.iterdir()) == ['vantage-a.html', 'vantage-a.json']
+
+
+def test_rendering_is_deterministic(rendered):
+    again = rendered.render_file(rendered.result, 'again')
+    for name in ('mxaudit-report.html', 'mxaudit-report.md', 'mxaudit-report.junit.xml', 'mxaudit-report.csv',
+                 'mxaudit-report.json'):
+        assert (again / name).read_bytes() == (rendered.merged / name).read_bytes(), name
+
+
+# ---------------------------------------------------------------- JUnit
+
+def test_junit_validates_and_its_counts_match_the_json(rendered):
+    result = rendered.result
+    xml = JUnitXml.fromfile(str(rendered.merged / 'mxaudit-report.junit.xml'))
+    expected = expected_cases(result)
+    outcomes: Counter[str] = Counter()
+    seen = 0
+    for suite in xml:
+        for case in suite:
+            seen += 1
+            kinds = {type(item).__name__ for item in case.result}
+            outcomes[next(iter(kinds)) if kinds else 'pass'] += 1
+            assert len(kinds) <= 1
+            domain = case.classname
+            assert any(key[0] == domain for key in expected)
+    worst = Counter(expected.values())
+    assert seen == len(expected) == xml.tests
+    assert outcomes['Failure'] == worst['fail'] == xml.failures
+    assert outcomes['Error'] == worst['error'] == xml.errors
+    assert outcomes['Skipped'] == worst['skipped'] == xml.skipped
+    assert outcomes['pass'] == worst['pass'] + worst['warn'] + worst['inconclusive']
+    assert len(list(xml)) == len(result['domains'])
+
+
+def test_a_junit_failure_carries_the_transcript(rendered):
+    xml = JUnitXml.fromfile(str(rendered.merged / 'mxaudit-report.junit.xml'))
+    suite = next(suite for suite in xml if suite.name.startswith('no-postmaster.lab.test'))
+    failed = [case for case in suite if any(isinstance(item, Failure) for item in case.result)]
+    assert [case.name.split()[0] for case in failed] == ['postmaster']
+    failure = next(item for item in failed[0].result if isinstance(item, Failure))
+    assert failure.text.startswith('[FAIL] PM-1 MUST (RFC 5321 4.5.1)')
+    assert '    C: RCPT TO:<postmaster@no-postmaster.lab.test>' in failure.text
+    assert failure.message and 'postmaster@no-postmaster.lab.test' in failure.message
+    # inconclusive is a passing case with a note
+    inconclusive = [case for s in xml for case in s if not case.result and case.system_out]
+    assert inconclusive
+
+
+# ---------------------------------------------------------------- CSV
+
+def test_csv_has_one_row_per_finding(rendered):
+    result = rendered.result
+    with (rendered.merged / 'mxaudit-report.csv').open(newline='', encoding='utf-8') as handle:
+        rows = list(csv.DictReader(handle))
+    findings = all_findings(result)
+    assert len(rows) == len(findings)
+    assert tuple(rows[0]) == CSV_COLUMNS
+    for row, (domain, finding) in zip(rows, findings):
+        assert row['domain'] == domain['domain'] and row['vantage_point'] == domain['vantage_point']
+        assert (row['rule'], row['status'], row['level'], row['rfc']) == (
+            finding['rule'], finding['status'], finding['level'], finding['rfc'])
+        assert row['mx'] == (finding['mx'] or '') and row['address'] == (finding['address'] or '')
+        assert row['summary'] == finding['summary']
+    banner = [row for row in rows if row['domain'] == 'hostile-banner.lab.test' and row['rule'] == 'GR-1']
+    assert banner and HOSTILE in banner[0]['summary']
+
+
+# ---------------------------------------------------------------- Markdown
+
+def test_markdown_has_the_summary_and_the_failures(rendered):
+    result = rendered.result
+    text = (rendered.merged / 'mxaudit-report.md').read_text()
+    counts = Counter(finding['status'] for _domain, finding in all_findings(result))
+    assert text.startswith('# mxaudit lab audit\n')
+    assert '**❌ Not compliant**' in text
+    assert '## Summary' in text and '## Checks' in text and '## Sessions and refusals' in text
+    for status in STATUSES:
+        assert re.search(r'^\| %s \| %d \|' % (status, counts[status]), text, re.M), status
+    assert re.search(r'^\| SMTP sessions \| %d \|' % result['stats']['sessions'], text, re.M)
+    sections = dict(re.findall(r'^### (\S+) — .*?\n(.*?)(?=^### |\Z)', text, re.M | re.S))
+    for domain, finding in all_findings(result):
+        if finding['status'] in ('fail', 'error', 'inconclusive', 'warn'):
+            assert '| **%s** | %s |' % (finding['status'], finding['rule']) in sections[domain['domain']]
+    for domain in result['domains']:
+        if not domain['compliant']:
+            assert '- **%s**' % domain['domain'] in text
+    # a failure's transcript in a code block
+    assert '```\nS: 220 mx.no-postmaster.lab.test' in sections['no-postmaster.lab.test']
+
+
+# ---------------------------------------------------------------- hostile server text in every format
+
+@pytest.fixture(scope='module')
+def hostile(rendered) -> Path:
+    """The lab's result with the hostile banner's greeting judged a failure: its text then reaches
+    the failure paths of every format (a summary in tables, a transcript in failure bodies)."""
+    result = copy.deepcopy(rendered.result)
+    domain = next(d for d in result['domains'] if d['domain'] == 'hostile-banner.lab.test')
+    finding = next(f for f in domain['findings'] if f['rule'] == 'GR-1')
+    finding['status'] = 'fail'
+    finding['summary'] += ' | `tick` ```'
+    finding['transcript'] = finding['transcript'] + ['S: 250 ``` a fence in a reply']
+    domain['compliant'] = False
+    return rendered.render_file(result, 'hostile')
+
+
+def test_hostile_text_is_escaped_in_junit(hostile):
+    raw = (hostile / 'mxaudit-report.junit.xml').read_text()
+    assert '&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;quotes&quot;' in raw or \
+        '&lt;script&gt;alert(1)&lt;/script&gt; &amp; &#34;quotes&#34;' in raw
+    assert '<script' not in raw
+    xml = JUnitXml.fromfile(str(hostile / 'mxaudit-report.junit.xml'))
+    suite = next(suite for suite in xml if suite.name.startswith('hostile-banner.lab.test'))
+    case = next(case for case in suite if case.name.startswith('greeting'))
+    failure = next(item for item in case.result if isinstance(item, Failure))
+    assert HOSTILE in failure.message and 'S: 220 mx.hostile-banner.lab.test ESMTP ' + HOSTILE in failure.text
+
+
+def test_hostile_text_is_escaped_in_markdown(hostile):
+    text = (hostile / 'mxaudit-report.md').read_text()
+    row = next(line for line in text.splitlines() if line.startswith('| **fail** | GR-1 |'))
+    assert r'\<script\>alert(1)\</script\> \& "quotes"' in row and r'\| \`tick\` \`\`\`' in row
+    assert row.count('|') - row.count(r'\|') == 8          # seven cells, nothing broke out of them
+    outside_code = re.sub(r'^(`{3,})\n.*?^\1$', '', text, flags=re.M | re.S)
+    assert not re.search(r'(?<!\\)<script', outside_code)   # only as \<script, escaped
+    assert '````\nS: 220 mx.hostile-banner.lab.test ESMTP ' + HOSTILE in text  # a fence ``` cannot close
+
+
+# ---------------------------------------------------------------- HTML in a browser
+
+class DomReader(HTMLParser):
+    """What the browser built: the elements the tests look at, every <script>, and the text."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.scripts = 0
+        self.external: list[str] = []
+        self.text: list[str] = []
+        self.stack: list[dict[str, t.Any]] = []
+        self.elements: list[dict[str, t.Any]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if tag == 'script':
+            self.scripts += 1
+        for name in ('src', 'href'):
+            value = attributes.get(name) or ''
+            if value and not value.startswith('#'):
+                self.external.append(value)
+        if tag == 'link':
+            self.external.append(str(attributes))
+        element = {'tag': tag, 'attrs': attributes, 'text': [], 'children': []}
+        if self.stack:
+            self.stack[-1]['children'].append(element)
+        if tag not in ('meta', 'col', 'br', 'link', 'img', 'input', 'hr'):
+            self.stack.append(element)
+        self.elements.append(element)
+
+    def handle_endtag(self, tag: str) -> None:
+        while self.stack:
+            element = self.stack.pop()
+            if element['tag'] == tag:
+                break
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+        for element in self.stack:
+            element['text'].append(data)
+
+    def find(self, **attrs: str) -> list[dict[str, t.Any]]:
+        return [e for e in self.elements if all(e['attrs'].get(name.replace('_', '-')) == value
+                                                for name, value in attrs.items())]
+
+    def with_attr(self, name: str) -> list[dict[str, t.Any]]:
+        return [e for e in self.elements if name in e['attrs']]
+
+
+def text_of(element: dict[str, t.Any]) -> str:
+    """The element's text, white space collapsed; text of separate elements stays apart."""
+    return ' '.join(' '.join(element['text']).split())
+
+
+@pytest.fixture(scope='module')
+def dom(rendered, chromium) -> tuple[str, DomReader]:
+    serialized = chromium.dump_dom(rendered.merged / 'mxaudit-report.html')
+    reader = DomReader()
+    reader.feed(serialized)
+    return serialized, reader
+
+
+def test_the_html_verdicts_match_the_json(rendered, dom):
+    result = rendered.result
+    _serialized, reader = dom
+    verdict = reader.find(id='verdict')[0]
+    assert verdict['attrs']['data-compliant'] == str(result['compliant']).lower()
+    assert 'Not compliant' in text_of(verdict)
+    noncompliant = [d for d in result['domains'] if not d['compliant']]
+    assert text_of(reader.find(data_count='noncompliant-domains')[0]) == str(len(noncompliant))
+    assert text_of(reader.find(data_count='compliant-domains')[0]) == str(result['stats']['compliant'])
+    counts = Counter(finding['status'] for _domain, finding in all_findings(result))
+    for status in STATUSES:
+        tile = reader.find(data_count=status)[0]
+        assert text_of(tile) == str(counts[status]), status
+    # every domain, with its verdict, and every finding row with its status
+    sections = [e for e in reader.with_attr('data-domain') if e['tag'] == 'section']
+    assert [(s['attrs']['data-domain'], s['attrs']['data-compliant']) for s in sections] == [
+        (d['domain'], str(d['compliant']).lower()) for d in result['domains']]
+    rows = [e for e in reader.with_attr('data-rule') if e['tag'] == 'tr']
+    assert Counter(row['attrs']['data-status'] for row in rows) == counts
+    # the non-compliant list links to each failing domain
+    links = {text_of(e) for e in reader.elements if e['tag'] == 'a' and e['attrs'].get('class') == 'grow'}
+    assert links == {d['domain'] for d in noncompliant}
+
+
+def test_the_html_check_table_and_rollup_match_the_stats(rendered, dom):
+    stats = rendered.result['stats']
+    _serialized, reader = dom
+    for check, counts in stats['checks'].items():
+        row = reader.find(data_check=check)[0]
+        cells = {e['attrs']['data-status']: e for e in _descendants(reader, row)
+                 if e['tag'] == 'td' and 'data-status' in e['attrs']}
+        for status in STATUSES:
+            assert text_of(cells[status]).split()[0] == str(counts[status]), (check, status)
+    sessions = reader.find(data_stage='sessions')[0]
+    assert str(stats['sessions']) in text_of(sessions).split()
+    rcpt = reader.find(data_stage='refused_rcpt')[0]
+    assert '%s %%' % stats['refused_at_percent']['rcpt'] in text_of(rcpt)
+
+
+def _descendants(reader: DomReader, parent: dict[str, t.Any]) -> list[dict[str, t.Any]]:
+    out = []
+    for child in parent['children']:
+        out.append(child)
+        out.extend(_descendants(reader, child))
+    return out
+
+
+def test_a_hostile_banner_renders_as_text(rendered, dom):
+    serialized, reader = dom
+    assert reader.scripts == 0                       # no <script> element was injected
+    assert '&lt;script&gt;alert(1)&lt;/script&gt; &amp; "quotes"' in serialized
+    section = next(s for s in reader.with_attr('data-domain') if s['attrs']['data-domain'] == 'hostile-banner.lab.test')
+    assert 'greeting "220 mx.hostile-banner.lab.test ESMTP %s"' % HOSTILE in text_of(section)
+    assert 'S: 220 mx.hostile-banner.lab.test ESMTP ' + HOSTILE in ''.join(section['text'])
+
+
+def test_the_html_needs_nothing_from_outside(rendered, dom):
+    _serialized, reader = dom
+    assert reader.external == []
+    source = (rendered.merged / 'mxaudit-report.html').read_text()
+    assert '<script' not in source and '@import' not in source and 'url(' not in source
+    assert '@media print' in source and 'name="viewport"' in source
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b'\x89PNG\r\n\x1a\n'
+    return struct.unpack('>II', data[16:24])
+
+
+def test_screenshots_at_desktop_and_phone_width_and_a_printout(rendered, chromium, tmp_path):
+    target = Path(os.environ.get('MXAUDIT_REPORT_SCREENSHOTS') or tmp_path)
+    target.mkdir(parents=True, exist_ok=True)
+    page = rendered.merged / 'mxaudit-report.html'
+    desktop = chromium.screenshot(page, target / 'report-desktop.png', 1280, 2000)
+    phone = chromium.screenshot(page, target / 'report-phone.png', 390, 1700)
+    assert _png_size(desktop) == (1280, 2000) and _png_size(phone) == (390, 1700)
+    assert desktop.stat().st_size > 50_000 and phone.stat().st_size > 20_000
+    pdf = chromium.print_to_pdf(page, tmp_path / 'report.pdf')
+    assert pdf.read_bytes()[:5] == b'%PDF-' and pdf.stat().st_size > 50_000
+
+
+def test_the_hostile_failure_renders_as_text_in_the_browser(hostile, chromium):
+    reader = DomReader()
+    reader.feed(chromium.dump_dom(hostile / 'mxaudit-report.html'))
+    assert reader.scripts == 0
+    section = next(s for s in reader.with_attr('data-domain') if s['attrs']['data-domain'] == 'hostile-banner.lab.test')
+    assert section['attrs']['data-compliant'] == 'false'
+    row = next(e for e in _descendants(reader, section) if e['tag'] == 'tr' and e['attrs'].get('data-rule') == 'GR-1')
+    assert row['attrs']['data-status'] == 'fail' and HOSTILE in text_of(row)
