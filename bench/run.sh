@@ -10,23 +10,28 @@
 #
 #   bash bench/run.sh              the full benchmark (about 10 minutes on 2 cores)
 #   bash bench/run.sh --quick      N = 200 over 50 addresses, small samples (well under 2 minutes);
-#                                  the report goes to build/bench/RESULTS-quick.md
+#                                  the report goes to build/bench-quick/RESULTS-quick.md
 #   bash bench/run.sh --help       every option of bench.py run
 #
 # Exit status: 0 when the benchmark ran (targets met or not), non-zero when it broke.
-# Environment: VENV (default ./.venv), BENCH_OUT (default build/bench).
+# Environment: VENV (default ./.venv), BENCH_OUT (default build/bench; with --quick build/bench-quick).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 VENV=${VENV:-$ROOT/.venv}
-OUT=${BENCH_OUT:-$ROOT/build/bench}
 PY=$VENV/bin/python
+OUT_DEFAULT=$ROOT/build/bench
 
 for arg in "$@"; do
     if [ "$arg" = "--help" ] || [ "$arg" = "-h" ]; then
         exec "$PY" bench/bench.py run --collections /nonexistent --help
     fi
+    # a quick run keeps its own work directory, so the full run's raw numbers stay
+    if [ "$arg" = "--quick" ]; then
+        OUT_DEFAULT=$ROOT/build/bench-quick
+    fi
 done
+OUT=${BENCH_OUT:-$OUT_DEFAULT}
 
 [ -x "$PY" ] || { echo "bench: $PY missing; run 'make venv' first" >&2; exit 1; }
 mkdir -p "$OUT"

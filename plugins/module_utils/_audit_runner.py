@@ -46,11 +46,16 @@ def run_audit(module: AnsibleModule) -> None:
         audit = Audit(options, settings, raw_domains)
     except OptionError as exc:
         module.fail_json(msg='Invalid option: %s' % exc)
-    result = audit.run()
+    audit.execute()
+    written = None
     if params['output_file'] and not module.check_mode:
         try:
             audit.write(params['output_file'])
         except OSError as exc:
-            module.fail_json(msg='Cannot write output_file %s: %s' % (params['output_file'], exc), **result)
-        result['output_file'] = params['output_file']
+            module.fail_json(msg='Cannot write output_file %s: %s' % (params['output_file'], exc))
+        written = params['output_file']
+    result = audit.take_result()
+    del audit
+    if written is not None:
+        result['output_file'] = written
     module.exit_json(changed=False, **result)

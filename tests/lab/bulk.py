@@ -14,10 +14,12 @@ the domains' behaviour mix is the addresses'. The layout is deterministic
 --state FILE`` runs all M servers and the DNS server in one process (so the
 auditor is measured alone) and writes FILE when every listener is up. A
 control port (in the state file) answers one-line commands: ``stats`` (a
-JSON line: replies sent, command lines received, connections, the highest
-number of simultaneous connections per address and in all, DNS queries,
-the never-greeting connections' time window) and ``reset``. Counters are
-plain integers: nothing per command is kept, whatever N is.
+JSON line: replies sent, command lines received by verb, connections, the
+highest number of simultaneous connections per address and in all, DNS
+queries, connection-seconds, when the first DNS query, the first connection,
+the last reply and the last close came, the never-greeting connections' time
+window, the longest and the last connections) and ``reset``. Counters are
+plain numbers: nothing per command is kept, whatever N is.
 
 Addresses are 127.3.0.1 upwards (127.3.0.0/16, away from the default lab's
 127.0.1.x and Postfix's 127.0.2.x); DNS listens on 127.0.0.1. Nothing leaves

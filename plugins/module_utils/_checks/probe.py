@@ -145,8 +145,6 @@ class ProbeSession:
         self._refusals = 0
         self._in_transaction = False
         self._open_sender = None
-        self._open_sender: str | None = None  # the sender of the transaction open now (its MAIL accepted)
-        self._open_mail: protocol.Reply | None = None
         try:
             greeting = await session.connect()
             if run is not None:
@@ -295,6 +293,13 @@ class ProbeSession:
             self._open_sender, self._open_mail = sender, reply
         return reply
 
+    @property
+    def open_sender(self) -> str | None:
+        """The sender of the transaction open now, if its MAIL was accepted and the connection is still up."""
+        if self._session is None or not self._session.open:
+            return None
+        return self._open_sender
+
     async def transaction(self, sender: str) -> protocol.Reply | None:
         """A transaction from ``sender`` for more recipients: the open one while the server's limits allow, else MAIL.
 
@@ -336,7 +341,7 @@ async def begin(probe: ProbeSession, null_first: bool = True) -> Transaction:
     if run is not None:
         run.count('transactions')
     for sender in senders:
-        reply = await probe.mail(sender)
+        reply = await probe.transaction(sender)
         if reply is None:
             return transaction
         if sender == '':

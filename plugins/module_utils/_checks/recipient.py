@@ -21,7 +21,7 @@ from .. import _protocol as protocol
 from .._findings import INCONCLUSIVE, PASS, WARN, Finding
 from . import refusal
 from .addresses import random_local_part
-from .probe import ProbeSession, ProbeSettings, Target, begin, finding, problem_findings, quote, run_alone
+from .probe import ProbeSession, ProbeSettings, Target, Transaction, begin, finding, problem_findings, quote, run_alone
 
 RULE = 'RV-1'
 
@@ -67,7 +67,9 @@ async def probe_recipient(probe: ProbeSession, target: Target) -> list[Finding]:
     if probe.problem is not None:
         return problem_findings([RULE], target, probe.problem, probe.excerpt(mark))
     evidence = RecipientEvidence('%s@%s' % (random_local_part(), domain))
-    transaction = await begin(probe, null_first=False)
+    # In a shared session the transaction the postmaster probe left open serves (it got past MAIL FROM already).
+    open_sender = probe.open_sender
+    transaction = Transaction(open_sender, None) if open_sender is not None else await begin(probe, null_first=False)
     if not transaction.open:
         if probe.problem is not None:
             return problem_findings([RULE], target, probe.problem, probe.excerpt(mark))

@@ -271,3 +271,13 @@ def test_transcripts_nobody_will_read_are_dropped_early(lab):
     kept = {f.rule for f in run.results['open-relay.lab.test'].findings if f.transcript}
     assert kept == {'RL-1', 'RL-2'}  # only the failures still hold their transcript in memory
     assert {f['rule'] for f in result['domains'][0]['findings'] if f['transcript']} == {'RL-1', 'RL-2'}
+
+
+def test_take_result_releases_the_findings_and_matches_run(lab):
+    domains = ['compliant.lab.test', 'open-relay.lab.test']
+    expected = audit(options(lab.port, lab.dns.port), domains, checks=('postmaster', 'relay')).run()
+    run = audit(options(lab.port, lab.dns.port), domains, checks=('postmaster', 'relay'))
+    run.execute()
+    taken = run.take_result()
+    assert not run.results and not run.jobs
+    assert statuses(taken) == statuses(expected) and taken['stats']['domains'] == 2
