@@ -60,6 +60,6 @@ def judge_mx(mx: MXSet) -> list[Finding]:
             findings.append(finding('MX-1', WARN, '%s: the MX target is an alias (CNAME to %s); MX targets must not '
                                     'be aliases' % (label, host.cname), host.host, rfc='RFC 2181 10.3'))
     if not problems:
-        findings.append(finding('MX-1', PASS, '%s: %s' % (domain, ', '.join(
-            'MX %d %s (%s)' % (host.preference, host.host, ', '.join(host.addresses)) for host in mx.hosts))))
+        findings.append(finding('MX-1', PASS, ', '.join(
+            'MX %d %s (%s)' % (host.preference, host.host, ', '.join(host.addresses)) for host in mx.hosts)))
     return findings

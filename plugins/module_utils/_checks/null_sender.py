@@ -62,7 +62,7 @@ def judge_null_sender(evidence: NullSenderEvidence) -> tuple[str, str]:
         return INCONCLUSIVE, sent + ', but RCPT TO:<%s> after it got %s: a temporary refusal hides whether the null ' \
             'sender is refused at RCPT time' % (evidence.recipient, quote(rcpt))
     if rcpt.is_positive():
-        return PASS, 'MAIL FROM:<> %d, RCPT TO:<%s> %d' % (null_mail.code, evidence.recipient, rcpt.code)
+        return PASS, 'MAIL FROM:<> %d, then RCPT %d' % (null_mail.code, rcpt.code)
     # Accepted at MAIL, refused at RCPT: a delayed refusal of the null sender, or a refusal of the recipient?
     real_rcpt = evidence.real_rcpt
     if real_rcpt is not None and real_rcpt.is_positive():

@@ -76,7 +76,7 @@ def judge_group(result: smtp.PipelineResult, closed_after_quit: bool | None = No
             return GroupOutcome('out_of_order', got + ': the last reply is not the 221 of QUIT')
         if ends_with_quit and closed_after_quit is False:
             return GroupOutcome('complete', got + ' in order; the server did not close after QUIT')
-        return GroupOutcome('complete', got + ' in order')
+        return GroupOutcome('complete', '%d replies in order (%s)' % (len(replies), _codes(replies)))
     if isinstance(result.error, smtp.ServerClosed):
         return GroupOutcome('early_close', got + ': the server closed the connection before answering the whole group')
     if isinstance(result.error, smtp.ReplyTimeout):
@@ -158,6 +158,6 @@ async def check_pipelining(target: Target, settings: ProbeSettings) -> list[Find
     else:
         text = sync.summary
         if sync.kind == 'complete':
-            text += ', without further input'
+            text += ', NOOP ending the group'
         findings.append(finding('PL-2', _verdict(sync), text, target, sync_transcript))
     return findings

@@ -96,7 +96,7 @@ def judge_domain_acceptance(evidence: PostmasterEvidence) -> tuple[str, str]:
         accepted = [reply for reply in (evidence.postmaster, evidence.mixed, evidence.abuse)
                     if reply is not None and reply.is_positive()]
         if accepted:
-            return PASS, 'accepts mail for %s' % domain
+            return PASS, 'the domain is accepted'
     if postmaster is None:
         return INCONCLUSIVE, 'not probed (%s)' % evidence.ended
     if postmaster.is_transient():
@@ -119,7 +119,11 @@ def judge_postmaster(evidence: PostmasterEvidence) -> dict[str, tuple[str, str]]
     parts = [judge_mailbox(name, reply, evidence) for name, reply in forms]
     order = (FAIL, INCONCLUSIVE, PASS)
     pm1_status = min((part[0] for part in parts), key=order.index)
-    pm1 = (pm1_status, '; '.join(part[1] for part in parts))
+    codes = {reply.code for _name, reply in forms if reply is not None}
+    if pm1_status == PASS and len(codes) == 1 and not evidence.null_sender_only:
+        pm1 = (PASS, 'postmaster@, <Postmaster>, PostMaster@: %d' % codes.pop())
+    else:
+        pm1 = (pm1_status, '; '.join(part[1] for part in parts))
     pm2 = judge_mailbox('abuse@%s' % domain, evidence.abuse, evidence)
     rl3 = judge_domain_acceptance(evidence)
     if rl3[0] == FAIL and pm2[0] == FAIL:

@@ -47,7 +47,7 @@ def judge_recipient(evidence: RecipientEvidence) -> tuple[str, str]:
         return INCONCLUSIVE, sent + ': a temporary refusal decides nothing'
     cause = refusal.cause(reply)
     if cause == refusal.MAILBOX:
-        return PASS, 'a random unknown recipient got %d%s: unknown recipients are refused at RCPT time' % (
+        return PASS, 'a random unknown recipient got %d%s at RCPT time' % (
             reply.code, ' ' + reply.enhanced if reply.enhanced else '')
     if cause == refusal.CLIENT:
         return INCONCLUSIVE, sent + ': a refusal of this client, not of the recipient'

@@ -107,10 +107,10 @@ def judge_basic(evidence: RelayEvidence) -> tuple[str, str]:
     if cause == refusal.CLIENT:
         return INCONCLUSIVE, sent + ': this client is refused outright, so relaying for others is not shown'
     code = '%d %s' % (reply.code, reply.enhanced) if reply.enhanced else str(reply.code)
-    refused = 'RCPT TO:<%s> got %s: relaying refused' % (evidence.relay_recipient, code)
+    refused = 'foreign RCPT got %s: relaying refused' % code
     if reply.code == 550 and (reply.enhanced or '').startswith('5.7.'):
         return PASS, refused
-    return PASS, refused + ' (550 5.7.x is preferred)'
+    return PASS, refused + ' (550 5.7.x preferred)'
 
 
 def judge_variant(variant: Variant, reply: protocol.Reply | None, mail: protocol.Reply | None,

@@ -193,7 +193,7 @@ def judge_rset(reply: protocol.Reply, verdicts: _Verdicts) -> bool:
 
 def judge_rset_cleared(second_mail: protocol.Reply, verdicts: _Verdicts) -> None:
     if second_mail.is_positive():
-        verdicts.add('CMD-1', PASS, 'RSET 250 and the transaction cleared')
+        verdicts.add('CMD-1', PASS, 'RSET 250 (cleared)')
     elif second_mail.code == 503:
         verdicts.add('CMD-1', FAIL, 'RSET did not clear the transaction: the next MAIL FROM got "%s"'
                      % second_mail.short())
@@ -235,7 +235,7 @@ def judge_unknown_verb(reply: protocol.Reply | None, still_open: bool, verdicts:
     if not still_open:
         verdicts.add('CMD-2', FAIL, '%s: "%s", then the server closed the connection' % (sent, reply.short()))
     elif reply.code == 500:
-        verdicts.add('CMD-2', PASS, 'unknown command: 500, and the session goes on')
+        verdicts.add('CMD-2', PASS, 'unknown command 500, session goes on')
     elif reply.is_permanent():
         verdicts.add('CMD-2', WARN, '%s: "%s" (RFC 5321 4.2.4: 500 for an unrecognized command)'
                      % (sent, reply.short()))
@@ -245,7 +245,7 @@ def judge_unknown_verb(reply: protocol.Reply | None, still_open: bool, verdicts:
 
 def judge_quit(reply: protocol.Reply, closed: bool, verdicts: _Verdicts) -> None:
     if reply.code == 221 and closed:
-        verdicts.add('CMD-1', PASS, 'QUIT 221, then closed')
+        verdicts.add('CMD-1', PASS, 'QUIT 221 and close')
     elif reply.code == 221:
         verdicts.add('CMD-1', FAIL, 'QUIT 221 but the server kept the connection open (RFC 5321 4.1.1.10)')
     elif reply.is_transient():

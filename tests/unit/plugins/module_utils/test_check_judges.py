@@ -161,7 +161,7 @@ def test_recipient(unknown, control, status):
     ('250 2.1.5 Ok', 'fail', 'open relay'),
     ('550 5.7.1 Unable to relay', 'pass', 'relaying refused'),
     ('554 5.7.1 <x@example.com>: Relay access denied', 'pass', 'preferred'),
-    ('550 5.7.1 <x@example.com>: Relay access denied', 'pass', 'got 550 5.7.1: relaying refused'),
+    ('550 5.7.1 <x@example.com>: Relay access denied', 'pass', 'foreign RCPT got 550 5.7.1: relaying refused'),
     ('556 5.1.10 Domain example.com does not accept mail (nullMX)', 'inconclusive', 'relay_recipient'),
     ('554 5.7.1 Client host [192.0.2.1] blocked using zen.spamhaus.org', 'inconclusive', 'outright'),
     ('450 4.7.1 Greylisted', 'inconclusive', 'temporary'),
