@@ -37,6 +37,7 @@ from ._checks.probe import Problem, ProbeSession, ProbeSettings, RunState, Targe
 from ._checks.session import RULES as SESSION_RULES
 from ._checks.session import probe_session
 from ._dns import MXSet, Resolver
+from ._engine import mx_targets
 from ._findings import CATALOGUE, ERROR, FAIL, INCONCLUSIVE, PASS, STATUSES, Finding, is_compliant
 from ._options import OptionError, Options, to_a_label
 
@@ -132,6 +133,7 @@ class Audit:
                 continue
             self.results.setdefault(name, DomainResult(name))
         self.jobs: list[Job] = []
+        self.address_count = 0
         self.started = 0.0
         self.finished = 0.0
 
@@ -191,19 +193,17 @@ class Audit:
                 for address in self.options.addresses:
                     by_address.setdefault(address, []).append(Target(result.domain, None, address))
                 continue
-            if result.mx is None:
-                continue
-            for host in result.mx.hosts:
-                if host.is_ip:
-                    continue
-                for address in host.addresses:
-                    by_address.setdefault(address, []).append(Target(result.domain, host.host, address))
+            if result.mx is not None:
+                for target in mx_targets(result.mx):
+                    by_address.setdefault(target.address, []).append(target)
         return by_address
 
     def _plan(self) -> list[Job]:
         checks = set(self.settings.checks)
         per_address: list[list[Job]] = []
-        for address, targets in self._targets().items():
+        by_address = self._targets()
+        self.address_count = len(by_address)
+        for address, targets in by_address.items():
             jobs = []
             # Pipelining and session jobs are short but may each wait out a timeout (a stalled group, a slow
             # greeting): they go first, so no such wait lands at the end of the run.
@@ -367,7 +367,7 @@ class Audit:
             'implicit_mx': sum(1 for mx in mx_sets if mx.implicit and mx.hosts),
             'no_mx': sum(1 for mx in mx_sets if mx.implicit and not mx.hosts),
             'null_mx': sum(1 for mx in mx_sets if mx.null_mx and not mx.null_mx_mixed),
-            'addresses': len(self._targets()),
+            'addresses': self.address_count,
             'connect_errors': len(self.run_state.unreachable),
             'sessions': counters['sessions'],
             'refused_at': {stage: counters['refused_' + stage] for stage in ('greeting', 'ehlo', 'mail', 'rcpt')},

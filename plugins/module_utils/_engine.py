@@ -48,13 +48,12 @@ async def domain_targets(resolver: Resolver | None, domain: str, options: Option
     if resolver is None:
         raise ValueError('a resolver is needed when no addresses are given')
     mx = await resolver.mx(domain)
-    result = DomainTargets(domain, mx, findings=judge_mx(mx))
-    for host in mx.hosts:
-        if host.is_ip:
-            continue
-        for address in host.addresses:
-            result.targets.append(Target(domain, host.host, address))
-    return result
+    return DomainTargets(domain, mx, mx_targets(mx), judge_mx(mx))
+
+
+def mx_targets(mx: MXSet) -> list[Target]:
+    """Every address of every MX host that can be probed (an MX target written as an IP address is not)."""
+    return [Target(mx.domain, host.host, address) for host in mx.hosts if not host.is_ip for address in host.addresses]
 
 
 def probe_settings(options: Options, **check_options: t.Any) -> ProbeSettings:
