@@ -6,7 +6,7 @@
 ``bench/run.sh`` builds and installs the collection, then runs ``bench.py run``:
 for each N it starts the bulk lab (tests/lab/bulk.py: M servers and DNS in a
 process of their own), runs the ``mxaudit.smtp.audit`` task through
-``ansible-playbook`` and the engine directly (``Audit(...).run()`` in a
+``ansible-playbook`` and the engine directly (``Engine(...).run()`` in a
 fresh Python process), and reads from the lab how many replies its servers
 sent. On the smallest lab it measures the baselines on samples: the same
 audit with ``concurrency: 1``, the single-check modules in an Ansible
@@ -56,8 +56,8 @@ BREAKDOWN = (('mx',), ('session',), ('pipelining',), ('null_sender', 'relay'), (
 
 # py-spy (optional): where the CPU samples of the ansible-playbook run fall. First match wins, per process kind.
 SPY_CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ('module: result dicts (Audit._result)', ('Audit._result (',)),
-    ('module: the audit (Audit.run event loop)', ('Audit.run (',)),
+    ('module: result dicts (Engine.take_result)', ('Engine.take_result (', 'Engine.take_domains (')),
+    ('module: the audit (Engine.execute event loop)', ('Engine.execute (', 'Engine.run (')),
     ('module: exit_json remove_values()', ('remove_values (',)),
     ('module: exit_json JSON encoding', ('_record_module_result (',)),
     ('module: the audit (event-loop callbacks whose stack py-spy cut short)', ('AnsiballZ_audit', 'asyncio/')),
@@ -275,14 +275,17 @@ class LabProcess:
 # ---------------------------------------------------------------------------------------------- the engine run
 
 def cmd_engine(args: argparse.Namespace) -> int:
-    """Audit(options, settings, domains).run() in this process; a JSON summary to --json-out."""
+    """Engine(options, settings, domains).run() in this process; a JSON summary to --json-out."""
     sys.path.insert(0, args.collections)
     # pylint: disable=import-outside-toplevel,import-error
-    from ansible_collections.mxaudit.smtp.plugins.module_utils import _audit, _options
+    from ansible_collections.mxaudit.smtp.plugins.module_utils import _module_runner, _options
+    from ansible_collections.mxaudit.smtp.plugins.module_utils._checks.registry import CHECK_IDS
+    from ansible_collections.mxaudit.smtp.plugins.module_utils._engine.run import Engine
+    from ansible_collections.mxaudit.smtp.plugins.module_utils._engine.settings import RunSettings
 
     state = json.loads(Path(args.state).read_text(encoding='utf-8'))
     with open(args.domains_file, encoding='utf-8') as handle:
-        domains = _audit.parse_domain_lines(handle)
+        domains = _module_runner.parse_domain_lines(handle)
     if args.limit:
         domains = domains[:args.limit]
     if args.only:
@@ -291,11 +294,11 @@ def cmd_engine(args: argparse.Namespace) -> int:
     options = _options.parse({
         'port': state['smtp_port'], 'helo_name': HELO, 'timeout': args.timeout,
         'resolver': {'nameservers': [state['dns']['host']], 'port': state['dns']['port'], 'timeout': 5.0},
+        'concurrency': args.concurrency, 'per_address': args.per_address,
     }, require_domain=False)
-    checks = tuple(args.checks.split(',')) if args.checks else _audit.CHECKS
-    settings = _audit.AuditSettings(checks=checks, concurrency=args.concurrency, per_address=args.per_address,
-                                    relay_recipient=RELAY_TO)
-    audit = _audit.Audit(options, settings, domains)
+    checks = tuple(args.checks.split(',')) if args.checks else CHECK_IDS
+    settings = RunSettings(checks=checks, transcripts='failures', relay_recipient=RELAY_TO)
+    audit = Engine(options, settings, domains)
     profiler = cProfile.Profile() if args.profile else None
     cpu0 = time.process_time()
     start = time.monotonic()
@@ -581,7 +584,7 @@ class Bench:
                 entry: dict[str, t.Any] = {'behaviours': layout.counts()}
                 entry['playbook'] = self.run_playbook(lab)
                 self._report_run(n, 'ansible-playbook', entry['playbook']['wall'], entry['playbook']['lab'])
-                log('N=%d: the engine directly (Audit(...).run() in a fresh Python)' % n)
+                log('N=%d: the engine directly (Engine(...).run() in a fresh Python)' % n)
                 entry['engine'] = self.run_engine(lab, exit_path=True)
                 self._report_run(n, 'engine', entry['engine']['engine']['seconds'], entry['engine']['lab'])
                 if args.py_spy and n == sizes[-1]:
@@ -866,7 +869,7 @@ def efficiency_reason(row: dict[str, t.Any], args: argparse.Namespace) -> str:
 
 
 def rss_reason(row: dict[str, t.Any]) -> str:
-    text = 'the engine holds %.0f MB at the end of Audit.run() (interpreter and imports included)' % row['engine_rss_mb']
+    text = 'the engine holds %.0f MB at the end of Engine.run() (interpreter and imports included)' % row['engine_rss_mb']
     exit_info = row.get('exit_path')
     if exit_info:
         text += ('; returning the result as exit_json() does (remove_values() copies it, then a %.1f MB JSON string) '
@@ -927,7 +930,7 @@ def analysis(results: dict[str, t.Any]) -> list[str]:
         exit_info = row.get('exit_path') or {}
         if module and row.get('audit_seconds') is not None and ph['after'] >= 2:
             lines.append(
-                'N = %s: %.1f s pass after the last SMTP close. The module spends %.1f s outside Audit.run() '
+                'N = %s: %.1f s pass after the last SMTP close. The module spends %.1f s outside Engine.run() '
                 '(result dicts, then exit_json(): remove_values() %.1f s and JSON encoding %.1f s for %.1f MB, timed '
                 'in the engine process), and the controller %.1f s (start-up included) decoding that JSON, pickling '
                 'it from the worker to the main process, and copying it (module_response_deepcopy, strip_internal_keys, '
@@ -941,7 +944,7 @@ def analysis(results: dict[str, t.Any]) -> list[str]:
                              n, ph['dns'], row['dns_queries'], 1000.0 * ph['dns'] / max(row['dns_queries'], 1)))
         if row.get('profile_top'):
             top = [item for item in row['profile_top'] if 'poll' not in item['function']]
-            lines.append('N = %s: the engine used %.1f s of CPU for %.1f s of Audit.run(): it is not CPU-bound '
+            lines.append('N = %s: the engine used %.1f s of CPU for %.1f s of Engine.run(): it is not CPU-bound '
                          '(the event loop waits in epoll most of the time); the largest own-time item is `%s` '
                          '(%.1f s for %d calls under cProfile).' % (
                              n, row['engine_cpu'], row['engine_wall'], top[0]['function'] if top else '?',
@@ -1024,7 +1027,7 @@ def render_report(results: dict[str, t.Any], args: argparse.Namespace) -> str:
             row['efficiency'], row['engine_efficiency'], row['module_rss_mb'], row['tree_rss_mb'],
             row['engine_rss_mb'], row['sessions'], row['compliant']))
     out += ['', 'Ideal bound = replies sent by the lab x L / min(concurrency, M x per_address). Efficiency = ideal / '
-            'measured wall. "engine" is `Audit(options, settings, domains).run()` in a fresh Python process (its own '
+            'measured wall. "engine" is `Engine(options, settings, domains).run()` in a fresh Python process (its own '
             'clock); peak RSS from wait4() (the whole ansible-playbook process tree) and GNU time around the module\'s '
             'Python (bench/python-rss.sh).', '']
     out += ['## Baselines (sampled, extrapolated to N)', '',
@@ -1055,7 +1058,7 @@ def render_report(results: dict[str, t.Any], args: argparse.Namespace) -> str:
         out.append('N = %s, ansible-playbook %.1f s: start-up %.1f s, DNS %.1f s (%d queries), SMTP %.1f s '
                    '(%d connections, %.0f open on average of %d allowed), after the last SMTP close %.1f s. '
                    'Engine alone (process %.1f s): start-up %.1f s, DNS %.1f s, SMTP %.1f s, after %.1f s; CPU %.1f s '
-                   'for %.1f s of Audit.run().' % (
+                   'for %.1f s of Engine.run().' % (
                        n, row['playbook_wall'], ph.get('startup', 0), ph.get('dns', 0), row['dns_queries'],
                        ph.get('smtp', 0), row['connections'], ph.get('mean_connections_open') or 0, p['concurrency'],
                        ph.get('after', 0), row['engine_process_wall'], phe.get('startup', 0), phe.get('dns', 0),
@@ -1065,7 +1068,7 @@ def render_report(results: dict[str, t.Any], args: argparse.Namespace) -> str:
             exit_info = row.get('exit_path') or {}
             out.append('')
             out.append('The ansible-playbook wall of N = %s splits into: the module\'s process %.1f s (GNU time) = '
-                       'Audit.run() %.1f s + %.1f s outside it (imports and arguments, building the result, '
+                       'Engine.run() %.1f s + %.1f s outside it (imports and arguments, building the result, '
                        'exit_json(): remove_values() %.1f s and JSON encoding %.1f s of a %.1f MB result, as timed '
                        'in the engine process); and the controller %.1f s (start-up, then decoding the result, '
                        'copying it for the callbacks and the registered variable).' % (
@@ -1190,7 +1193,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument('--out', default=str(ROOT / 'build' / 'bench'), help='work directory (logs, raw results)')
     run.add_argument('--results', help='write the report here (default bench/RESULTS.md; quick: OUT/RESULTS-quick.md)')
 
-    engine = sub.add_parser('engine', help='one engine run: Audit(...).run() in this process')
+    engine = sub.add_parser('engine', help='one engine run: Engine(...).run() in this process')
     engine.add_argument('--collections', required=True)
     engine.add_argument('--state', required=True, help='the bulk lab state file')
     engine.add_argument('--domains-file', required=True)

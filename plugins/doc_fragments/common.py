@@ -51,6 +51,28 @@ options:
       - Only with a single domain.
     type: list
     elements: str
+  deadline:
+    description:
+      - Seconds the whole call may take, DNS and every SMTP session included.
+      - Sessions still running then stop; what has not started is not started. Everything unfinished is reported
+        V(inconclusive), with the reason, never V(fail).
+    type: float
+    default: 3600
+    version_added: 0.2.0
+  concurrency:
+    description:
+      - SMTP sessions open at once, over all addresses (and DNS lookups at once, at least 10).
+    type: int
+    default: 100
+    version_added: 0.2.0
+  per_address:
+    description:
+      - SMTP sessions open at once to one MX address.
+      - An address that refuses the connection, cannot be reached, never greets, greets with anything but 220, or
+        answers C(421) is not tried again in the same call; the probes still to come there get the same finding.
+    type: int
+    default: 2
+    version_added: 0.2.0
   resolver:
     description:
       - How to query DNS.

@@ -38,6 +38,9 @@ COMMON_ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = {
     'mail_from': {'type': 'str'},
     'timeout': {'type': 'float', 'default': 10.0},
     'addresses': {'type': 'list', 'elements': 'str'},
+    'deadline': {'type': 'float', 'default': 3600.0},
+    'concurrency': {'type': 'int', 'default': 100},
+    'per_address': {'type': 'int', 'default': 2},
     'resolver': {
         'type': 'dict',
         'options': {
@@ -67,6 +70,9 @@ class Options:
     timeout: float = 10.0
     addresses: list[str] = field(default_factory=list)
     resolver: ResolverOptions = field(default_factory=ResolverOptions)
+    deadline: float = 3600.0      # seconds for the whole call
+    concurrency: int = 100        # SMTP sessions open at once, over all addresses
+    per_address: int = 2          # SMTP sessions open at once to one address
 
 
 def to_a_label(domain: t.Any, option: str = 'domain') -> str:
@@ -101,6 +107,18 @@ def _positive(value: t.Any, option: str) -> float:
     return float(value)
 
 
+def _count(value: t.Any, option: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 10000:
+        raise OptionError('%s: %r must be a whole number of at least 1 (at most 10000)' % (option, value))
+    return value
+
+
+def _deadline(value: t.Any) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value <= 86400:
+        raise OptionError('deadline: %r must be a number of seconds greater than 0 (at most 86400)' % (value,))
+    return float(value)
+
+
 def _address(value: t.Any, option: str) -> str:
     try:
         return str(ipaddress.ip_address(str(value).strip()))
@@ -122,9 +140,8 @@ def parse(params: dict[str, t.Any], *, require_domain: bool = True, smtp: bool =
     if params.get('domain') is not None:
         domains.append(to_a_label(params['domain']))
     for index, domain in enumerate(params.get('domains') or []):
-        name = to_a_label(domain, 'domains[%d]' % index)
-        if name not in domains:
-            domains.append(name)
+        domains.append(to_a_label(domain, 'domains[%d]' % index))
+    domains = list(dict.fromkeys(domains))  # duplicates dropped, order kept (a list scan would be quadratic)
     if require_domain and not domains:
         raise OptionError('one of domain or domains is required')
 
@@ -174,6 +191,9 @@ def parse(params: dict[str, t.Any], *, require_domain: bool = True, smtp: bool =
         timeout=_positive(params.get('timeout', 10.0), 'timeout'),
         addresses=addresses,
         resolver=resolver,
+        deadline=_deadline(params.get('deadline', 3600.0)),
+        concurrency=_count(params.get('concurrency', 100), 'concurrency'),
+        per_address=_count(params.get('per_address', 2), 'per_address'),
     )
 
 

@@ -20,12 +20,13 @@ import re
 import typing as t
 from collections.abc import Mapping
 
-from ._findings import CATALOGUE, ERROR, FAIL, INCONCLUSIVE, PASS, SKIPPED, STATUSES, WARN
+from ._checks.registry import CHECK_IDS
+from ._findings import ERROR, FAIL, INCONCLUSIVE, PASS, SKIPPED, STATUSES, WARN
 from ._findings import status_counts as _status_counts
 from ._findings import worst_status as _worst_status
 
 # Checks in catalogue order (a check id may own several rules).
-CHECK_ORDER: tuple[str, ...] = tuple(dict.fromkeys(rule.check for rule in CATALOGUE.values()))
+CHECK_ORDER: tuple[str, ...] = CHECK_IDS
 
 # The roll-up rows after the checks, as in a call-back verification report: what each number counts,
 # and what its percentage is taken of (a key of the stats, or None for no percentage).

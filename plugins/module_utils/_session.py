@@ -19,11 +19,11 @@ import socket
 import typing as t
 
 from . import _protocol as protocol
+from ._transcript import Transcript
 
 READ_CHUNK = 4096
 # A transcript shows this many lines of a reply that broke a bound.
 PARTIAL_LINES_SHOWN = 3
-TRANSCRIPT_LINE_MAX = 1000
 
 
 class SessionError(Exception):
@@ -92,13 +92,15 @@ class SMTPSession:
     """One TCP connection to one SMTP server address."""
 
     def __init__(self, address: str, port: int = 25, *, timeout: float = 10.0,
-                 deadline: float | None = None, connect_timeout: float | None = None) -> None:
+                 deadline: float | None = None, connect_timeout: float | None = None,
+                 transcript: Transcript | None = None) -> None:
         self.address = address
         self.port = port
         self.timeout = timeout
         self.connect_timeout = timeout if connect_timeout is None else connect_timeout
         self.deadline = deadline  # absolute, on the event loop's clock
-        self.transcript: list[str] = []
+        # Shared when a probe runs over several connections: each session appends to the same transcript.
+        self.transcript = transcript if transcript is not None else Transcript()
         self.greeting: protocol.Reply | None = None
         self._parser = protocol.ReplyParser()
         self._queued: list[protocol.Reply] = []
@@ -120,12 +122,10 @@ class SMTPSession:
 
     def note(self, text: str) -> None:
         """An event in the transcript that is neither client nor server text."""
-        self.transcript.append('** ' + text)
+        self.transcript.note(text)
 
     def _record(self, line: str) -> None:
-        if len(line) > TRANSCRIPT_LINE_MAX:
-            line = line[:TRANSCRIPT_LINE_MAX] + '... (%d characters)' % len(line)
-        self.transcript.append(line)
+        self.transcript.record(line)
 
     # -------------------------------------------------------------- connect
 

@@ -41,26 +41,15 @@ options:
     description:
       - The checks to run.
       - V(mx) reports every DNS finding (without it, only the DNS findings that explain a domain not probed are kept).
-      - V(session) is M(mxaudit.smtp.smtp_info)'s greeting, EHLO and command rules.
+      - V(session) is M(mxaudit.smtp.smtp_info)'s greeting, EHLO and command rules (V(GR-1) to V(CMD-3)).
+      - V(postmaster) includes V(RL-3), whether each MX accepts its own domain.
+      - Every finding's C(check) is one of these values. The older names V(greeting) and V(ehlo) (for V(session))
+        and V(domain_acceptance) (for V(postmaster)) are accepted as aliases.
+      - An empty list is refused.
     type: list
     elements: str
-    choices: [mx, session, postmaster, null_sender, recipient, relay, pipelining]
-    default: [mx, session, postmaster, null_sender, recipient, relay, pipelining]
-  concurrency:
-    description:
-      - SMTP sessions open at once, over all addresses.
-    type: int
-    default: 100
-  per_address:
-    description:
-      - SMTP sessions open at once to one MX address.
-    type: int
-    default: 2
-  deadline:
-    description:
-      - Seconds the whole run may take; what is unfinished then is reported V(inconclusive).
-    type: float
-    default: 3600
+    choices: [mx, session, postmaster, null_sender, relay, recipient, pipelining, domain_acceptance, ehlo, greeting]
+    default: [mx, session, postmaster, null_sender, relay, recipient, pipelining]
   retry_4xx:
     description:
       - Seconds to wait before trying once more the probes that met a temporary (4xx) reply, as greylisting asks. V(0) turns retries off.
@@ -254,23 +243,21 @@ compliant:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mxaudit.smtp.plugins.module_utils._audit import CHECKS, TRANSCRIPTS, AuditSettings
-from ansible_collections.mxaudit.smtp.plugins.module_utils._audit_runner import run_audit
+from ansible_collections.mxaudit.smtp.plugins.module_utils._checks.registry import ALIASES, CHECK_IDS
+from ansible_collections.mxaudit.smtp.plugins.module_utils._engine.settings import TRANSCRIPTS, RunSettings
+from ansible_collections.mxaudit.smtp.plugins.module_utils._module_runner import run_audit
 from ansible_collections.mxaudit.smtp.plugins.module_utils._options import COMMON_ARGUMENT_SPEC
 
 
 def main() -> None:
-    defaults = AuditSettings()
+    defaults = RunSettings()
     module = AnsibleModule(
         argument_spec=dict(
             COMMON_ARGUMENT_SPEC,
             domains_file=dict(type='path'),
-            checks=dict(type='list', elements='str', choices=list(CHECKS), default=list(CHECKS)),
-            concurrency=dict(type='int', default=defaults.concurrency),
-            per_address=dict(type='int', default=defaults.per_address),
-            deadline=dict(type='float', default=defaults.deadline),
+            checks=dict(type='list', elements='str', choices=list(CHECK_IDS) + sorted(ALIASES), default=list(CHECK_IDS)),
             retry_4xx=dict(type='float', default=defaults.retry_4xx),
-            transcripts=dict(type='str', choices=list(TRANSCRIPTS), default=defaults.transcripts),
+            transcripts=dict(type='str', choices=list(TRANSCRIPTS), default='failures'),
             output_file=dict(type='path'),
             relay_recipient=dict(type='str', default=defaults.relay_recipient),
             relay_variants=dict(type='bool', default=defaults.relay_variants),

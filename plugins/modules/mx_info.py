@@ -170,8 +170,7 @@ compliant:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mxaudit.smtp.plugins.module_utils._engine import run_mx_info
-from ansible_collections.mxaudit.smtp.plugins.module_utils._module_runner import guarded_run
+from ansible_collections.mxaudit.smtp.plugins.module_utils._module_runner import run_module
 from ansible_collections.mxaudit.smtp.plugins.module_utils._options import COMMON_ARGUMENT_SPEC, COMMON_MUTUALLY_EXCLUSIVE
 
 
@@ -182,7 +181,7 @@ def main() -> None:
         required_one_of=[('domain', 'domains')],
         supports_check_mode=True,
     )
-    guarded_run(module, run_mx_info, smtp=False)
+    run_module(module, 'mx_info')
 
 
 if __name__ == '__main__':

@@ -122,9 +122,7 @@ compliant:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mxaudit.smtp.plugins.module_utils._checks.null_sender import check_null_sender
-from ansible_collections.mxaudit.smtp.plugins.module_utils._engine import run_check
-from ansible_collections.mxaudit.smtp.plugins.module_utils._module_runner import guarded_run
+from ansible_collections.mxaudit.smtp.plugins.module_utils._module_runner import run_module
 from ansible_collections.mxaudit.smtp.plugins.module_utils._options import COMMON_ARGUMENT_SPEC, COMMON_MUTUALLY_EXCLUSIVE
 
 
@@ -135,7 +133,7 @@ def main() -> None:
         required_one_of=[('domain', 'domains')],
         supports_check_mode=True,
     )
-    guarded_run(module, lambda options: run_check(options, check_null_sender))
+    run_module(module, 'null_sender_check')
 
 
 if __name__ == '__main__':

@@ -126,9 +126,7 @@ compliant:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mxaudit.smtp.plugins.module_utils._checks.pipelining import check_pipelining
-from ansible_collections.mxaudit.smtp.plugins.module_utils._engine import run_check
-from ansible_collections.mxaudit.smtp.plugins.module_utils._module_runner import guarded_run
+from ansible_collections.mxaudit.smtp.plugins.module_utils._module_runner import run_module
 from ansible_collections.mxaudit.smtp.plugins.module_utils._options import COMMON_ARGUMENT_SPEC, COMMON_MUTUALLY_EXCLUSIVE
 
 
@@ -139,7 +137,7 @@ def main() -> None:
         required_one_of=[('domain', 'domains')],
         supports_check_mode=True,
     )
-    guarded_run(module, lambda options: run_check(options, check_pipelining))
+    run_module(module, 'pipelining_check')
 
 
 if __name__ == '__main__':

@@ -133,9 +133,7 @@ compliant:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mxaudit.smtp.plugins.module_utils._checks.postmaster import check_postmaster
-from ansible_collections.mxaudit.smtp.plugins.module_utils._engine import run_check
-from ansible_collections.mxaudit.smtp.plugins.module_utils._module_runner import guarded_run
+from ansible_collections.mxaudit.smtp.plugins.module_utils._module_runner import run_module
 from ansible_collections.mxaudit.smtp.plugins.module_utils._options import COMMON_ARGUMENT_SPEC, COMMON_MUTUALLY_EXCLUSIVE
 
 
@@ -146,7 +144,7 @@ def main() -> None:
         required_one_of=[('domain', 'domains')],
         supports_check_mode=True,
     )
-    guarded_run(module, lambda options: run_check(options, check_postmaster))
+    run_module(module, 'postmaster_check')
 
 
 if __name__ == '__main__':

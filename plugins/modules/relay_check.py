@@ -146,32 +146,22 @@ compliant:
   type: bool
 '''
 
-import typing as t
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mxaudit.smtp.plugins.module_utils._checks.relay import check_relay
-from ansible_collections.mxaudit.smtp.plugins.module_utils._engine import run_check
-from ansible_collections.mxaudit.smtp.plugins.module_utils._module_runner import guarded_run
-from ansible_collections.mxaudit.smtp.plugins.module_utils._options import COMMON_ARGUMENT_SPEC, COMMON_MUTUALLY_EXCLUSIVE, Options, relay_recipient
-
-
-def _run(module_params: dict) -> t.Callable[[Options], dict[str, t.Any]]:
-    def backend(options: Options) -> dict[str, t.Any]:
-        recipient = relay_recipient(module_params['relay_recipient'], options.domains)
-        return run_check(options, check_relay, relay_recipient=recipient, relay_variants=module_params['relay_variants'])
-    return backend
+from ansible_collections.mxaudit.smtp.plugins.module_utils._module_runner import run_module
+from ansible_collections.mxaudit.smtp.plugins.module_utils._options import COMMON_ARGUMENT_SPEC, COMMON_MUTUALLY_EXCLUSIVE
+from ansible_collections.mxaudit.smtp.plugins.module_utils._engine.settings import DEFAULT_RELAY_RECIPIENT
 
 
 def main() -> None:
     module = AnsibleModule(
-        argument_spec=dict(COMMON_ARGUMENT_SPEC, relay_recipient=dict(type='str', default='mxaudit-relay-probe@example.com'),
+        argument_spec=dict(COMMON_ARGUMENT_SPEC, relay_recipient=dict(type='str', default=DEFAULT_RELAY_RECIPIENT),
                            relay_variants=dict(type='bool', default=True)),
         mutually_exclusive=COMMON_MUTUALLY_EXCLUSIVE,
         required_one_of=[('domain', 'domains')],
         supports_check_mode=True,
     )
-    guarded_run(module, _run(module.params))
+    run_module(module, 'relay_check')
 
 
 if __name__ == '__main__':

@@ -15,7 +15,15 @@ DNS failures are `error` (the audit could not look), never `fail`.
 from __future__ import annotations
 
 from .._dns import MXSet
-from .._findings import ERROR, FAIL, PASS, WARN, Finding
+from .._findings import ERROR, FAIL, PASS, WARN, Finding, Rule, define_rules
+
+CHECK = 'mx'
+RULES = define_rules(CHECK, (
+    Rule('MX-1', 'MUST', 'RFC 5321 5.1',
+         'No MX: implicit MX on A/AAAA; an MX target has an address and is a host name, not an IP address'),
+    Rule('MX-2', 'MUST', 'RFC 7505 3',
+         'A null MX ("0 .") is the only MX of its domain; such a domain is not probed'),
+))
 
 
 def judge_mx(mx: MXSet) -> list[Finding]:
@@ -63,3 +71,8 @@ def judge_mx(mx: MXSet) -> list[Finding]:
         findings.append(finding('MX-1', PASS, ', '.join(
             'MX %d %s (%s)' % (host.preference, host.host, ', '.join(host.addresses)) for host in mx.hosts)))
     return findings
+
+
+def invalid_domain(domain: str, reason: str) -> Finding:
+    """A name that is not a domain: nothing could be looked up, so `error`."""
+    return Finding(rule='MX-1', status=ERROR, summary='not audited: %s' % reason, domain=domain)

@@ -19,11 +19,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import _protocol as protocol
-from .._findings import FAIL, INCONCLUSIVE, PASS, Finding
+from .._findings import FAIL, INCONCLUSIVE, PASS, Finding, Rule, define_rules
 from . import refusal
-from .probe import ProbeSession, ProbeSettings, Target, finding, problem_findings, quote, run_alone
+from .probe import ProbeSession, Target, finding, problem_findings, quote
 
-RULE = 'NS-1'
+CHECK = 'null_sender'
+RULES = define_rules(CHECK, (
+    Rule('NS-1', 'MUST', 'RFC 5321 4.5.5, 6.1',
+         'MAIL FROM:<> is accepted'),
+))
+RULE = RULES[0]
 
 
 @dataclass
@@ -96,8 +101,3 @@ async def probe_null_sender(probe: ProbeSession, target: Target) -> list[Finding
         evidence.ended = probe.problem.summary
     status, summary = judge_null_sender(evidence)
     return [finding(RULE, status, summary, target, probe.excerpt(mark))]
-
-
-async def check_null_sender(target: Target, settings: ProbeSettings) -> list[Finding]:
-    """null_sender_check at one address."""
-    return await run_alone(target, settings, [RULE], probe_null_sender)

@@ -27,10 +27,17 @@ from dataclasses import dataclass
 
 from .. import _protocol as protocol
 from .. import _session as smtp
-from .._findings import FAIL, INCONCLUSIVE, PASS, SKIPPED, Finding
-from .probe import Problem, ProbeSession, ProbeSettings, Target, finding, problem_findings
+from .._findings import FAIL, INCONCLUSIVE, PASS, SKIPPED, Finding, Rule, define_rules
+from .._run_state import Problem
+from .probe import CheckOutcome, ProbeSession, ProbeSettings, Target, finding, problem_findings
 
-RULES = ('PL-1', 'PL-2')
+CHECK = 'pipelining'
+RULES = define_rules(CHECK, (
+    Rule('PL-1', 'MUST', 'RFC 2920 3.2',
+         'A pipelined MAIL/RCPT/RSET/QUIT group gets exactly four replies in order, with no early close'),
+    Rule('PL-2', 'MUST', 'RFC 2920 3.2',
+         'A group ending in NOOP is answered completely without further input'),
+))
 _SESSION_ENDED = Problem(INCONCLUSIVE, 'the session ended before the pipelined group could be sent')
 
 
@@ -38,7 +45,7 @@ _SESSION_ENDED = Problem(INCONCLUSIVE, 'the session ended before the pipelined g
 class GroupOutcome:
     """How a pipelined group was answered: a kind and one plain sentence."""
 
-    kind: str        # complete, lost, out_of_order, early_close, stall, temporary, unreadable
+    kind: str        # complete, lost, out_of_order, early_close, stall, temporary, unreadable, unfinished
     summary: str
 
     @property
@@ -60,6 +67,9 @@ def judge_group(result: smtp.PipelineResult, closed_after_quit: bool | None = No
     ended_temporarily = bool(replies) and replies[-1].is_transient() and isinstance(result.error, smtp.ServerClosed)
     if any(reply.code == 421 for reply in replies) or ended_temporarily:
         return GroupOutcome('temporary', got + ': the server ended the session with a temporary reply')
+    if isinstance(result.error, smtp.DeadlineExceeded):
+        # The run's clock, not the server: a group cut short by the deadline shows nothing about pipelining.
+        return GroupOutcome('unfinished', got + ': the run\'s deadline was reached before the group was answered')
     if isinstance(result.error, smtp.MalformedReply):
         return GroupOutcome('unreadable', got + ', then a reply this auditor could not read: %s' % result.error.message)
     ends_with_quit = result.commands[-1].verb == 'QUIT'
@@ -161,3 +171,8 @@ async def check_pipelining(target: Target, settings: ProbeSettings) -> list[Find
             text += ', NOOP ending the group'
         findings.append(finding('PL-2', _verdict(sync), text, target, sync_transcript))
     return findings
+
+
+async def run_pipelining(target: Target, settings: ProbeSettings) -> CheckOutcome:
+    """The registry's entry point."""
+    return CheckOutcome(await check_pipelining(target, settings))

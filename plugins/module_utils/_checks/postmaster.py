@@ -25,11 +25,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .. import _protocol as protocol
-from .._findings import FAIL, INCONCLUSIVE, PASS, Finding
+from .._findings import FAIL, INCONCLUSIVE, PASS, Finding, Rule, define_rules
 from . import refusal
-from .probe import ProbeSession, ProbeSettings, Target, begin, finding, problem_findings, quote, run_alone
+from .probe import ProbeSession, Target, begin, finding, problem_findings, quote
 
-RULES = ('PM-1', 'PM-2', 'RL-3')
+CHECK = 'postmaster'
+RULES = define_rules(CHECK, (
+    Rule('PM-1', 'MUST', 'RFC 5321 4.5.1',
+         'RCPT TO:<postmaster@D> and <Postmaster> (any case) are accepted at every MX of D'),
+    Rule('PM-2', 'SHOULD', 'RFC 2142 4, 5',
+         'RCPT TO:<abuse@D> is accepted'),
+    Rule('RL-3', 'MUST', 'RFC 5321 4.5.1, 3.6',
+         'An MX accepts mail for the domains whose MX it is'),
+))
 
 
 @dataclass
@@ -176,11 +184,6 @@ def foreign_reference(relay_recipient: str, domain: str) -> str:
         other = 'example.net' if foreign != 'example.net' else 'example.com'
         return 'mxaudit-relay-probe@' + other
     return relay_recipient
-
-
-async def check_postmaster(target: Target, settings: ProbeSettings) -> list[Finding]:
-    """postmaster_check at one address."""
-    return await run_alone(target, settings, RULES, probe_postmaster)
 
 
 async def _retry_refused_with_sender(probe: ProbeSession, evidence: PostmasterEvidence,

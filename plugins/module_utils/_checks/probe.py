@@ -23,7 +23,9 @@ from dataclasses import dataclass, field
 
 from .. import _protocol as protocol
 from .. import _session as smtp
-from .._findings import ERROR, INCONCLUSIVE, SKIPPED, Finding
+from .._findings import ERROR, INCONCLUSIVE, Finding
+from .._run_state import Problem, RunState
+from .._transcript import Transcript
 
 # Refused commands per connection before the probe session reconnects.
 MAX_REFUSALS_PER_CONNECTION = 8
@@ -44,48 +46,53 @@ class Target:
 
 
 @dataclass
-class Problem:
-    """Why the probes could not go on."""
-
-    status: str
-    summary: str
-
-
-class RunState:
-    """What one run has learnt about its addresses, and its counters (the bulk audit's roll-up).
-
-    An address that refused the connection, could not be reached, never
-    greeted or said 421 is not tried again in the same run: the probes
-    still to come there get the same finding at once. That is politeness
-    (a 421 or a refused connection backs the address off) and what keeps a
-    never-greeting server to one timeout of wall time.
-    """
-
-    def __init__(self) -> None:
-        self.unusable: dict[str, Problem] = {}
-        self.unreachable: dict[str, str] = {}   # address -> 'refused' | 'timeout' | 'unreachable'
-        self.reached: set[str] = set()
-        self.counters: dict[str, int] = dict.fromkeys(
-            ('sessions', 'refused_greeting', 'refused_ehlo', 'transactions', 'refused_mail', 'postmaster_probes',
-             'refused_rcpt', 'reply_421'), 0)
-
-    def count(self, name: str) -> None:
-        self.counters[name] += 1
-
-    def back_off(self, address: str, problem: Problem) -> None:
-        self.unusable.setdefault(address, Problem(problem.status, problem.summary + ' (not tried again in this run)'))
-
-
-@dataclass
 class ProbeSettings:
+    """What every probe of a run needs: where to connect, how to introduce itself, its clocks and the run."""
+
     port: int
     helo_name: str
     mail_from: str
     timeout: float
-    deadline: float | None = None
+    deadline: float | None = None   # absolute, on the event loop's clock
     relay_recipient: str = 'mxaudit-relay-probe@example.com'
     relay_variants: bool = True
-    run: RunState | None = None
+    run: RunState = field(default_factory=RunState)
+
+    def session(self, address: str, transcript: Transcript | None = None) -> smtp.SMTPSession:
+        return smtp.SMTPSession(address, self.port, timeout=self.timeout, deadline=self.deadline, transcript=transcript)
+
+
+@dataclass
+class CheckOutcome:
+    """What a check that opens its own sessions returns: its findings, and a record for modules that show more."""
+
+    findings: list[Finding]
+    record: t.Any = None
+
+
+def session_problem(exc: smtp.SessionError) -> Problem:
+    """Why probes cannot go on after a session error: no connection is `error`, the rest `inconclusive`."""
+    if isinstance(exc, smtp.ConnectError):
+        return Problem(ERROR, exc.message)
+    if isinstance(exc, smtp.MalformedReply):
+        return Problem(INCONCLUSIVE, 'the session ended on a reply this auditor could not read (%s); '
+                       'see smtp_info (GR-2)' % exc.message)
+    return Problem(INCONCLUSIVE, 'the session ended early: %s' % exc.message)
+
+
+async def open_session(session: smtp.SMTPSession, run: RunState) -> tuple[protocol.Reply | None, Problem | None]:
+    """Connect and read the greeting, telling the run what happened: the one place the greeting back-off lives."""
+    run.session_started()
+    try:
+        greeting = await session.connect()
+    except smtp.SessionError as exc:
+        problem = session_problem(exc)
+        if isinstance(exc, smtp.ConnectError):
+            run.not_connected(session.address, exc.reason, problem)
+        else:
+            run.no_greeting(session.address, problem)
+        return None, problem
+    return greeting, run.greeted(session.address, greeting)
 
 
 class ProbeSession:
@@ -96,7 +103,7 @@ class ProbeSession:
         self.target = target
         self.settings = settings
         self.max_refusals = max_refusals
-        self.transcript: list[str] = []
+        self.transcript = Transcript()
         self.greeting: protocol.Reply | None = None
         self.hello: smtp.Hello | None = None
         self.problem: Problem | None = None
@@ -124,63 +131,41 @@ class ProbeSession:
                 return name
         return None
 
-    def _stop(self, status: str, summary: str) -> None:
+    def _stop(self, problem: Problem) -> None:
         if self.problem is None:
-            self.problem = Problem(status, summary)
+            self.problem = problem
 
     async def open(self) -> bool:
         """Connect, greeting, EHLO. False (with ``problem`` set) when probes cannot run here."""
         run = self.settings.run
-        if run is not None and self.target.address in run.unusable:
-            self.problem = run.unusable[self.target.address]
+        known = run.problem(self.target.address)
+        if known is not None:
+            self.problem = known
             return False
         if self.connections:
-            self.transcript.append('** new connection (staying under the server\'s error limits)')
+            self.transcript.note('new connection (staying under the server\'s error limits)')
         self.connections += 1
-        if run is not None:
-            run.counters['sessions'] += 1
-        session = smtp.SMTPSession(self.target.address, self.settings.port, timeout=self.settings.timeout,
-                                   deadline=self.settings.deadline)
+        session = self.settings.session(self.target.address, self.transcript)
         self._session = session
         self._refusals = 0
         self._in_transaction = False
         self._open_sender = None
-        try:
-            greeting = await session.connect()
-            if run is not None:
-                run.reached.add(self.target.address)
-                if greeting.is_permanent():
-                    run.counters['refused_greeting'] += 1
+        greeting, problem = await open_session(session, run)
+        if greeting is not None:
             self.greeting = self.greeting or greeting
-            if greeting.code == 554:
-                self._stop(SKIPPED, 'the server refuses service with a 554 greeting ("%s"), which RFC 5321 3.1 allows; '
-                           'nothing else applies' % greeting.short())
-            elif greeting.is_transient():
-                self._stop(INCONCLUSIVE, 'greeting "%s": temporarily unavailable' % greeting.short())
-            elif greeting.code != 220:
-                self._stop(INCONCLUSIVE, 'greeting "%s" is not 220; see smtp_info (GR-1)' % greeting.short())
-            if self.problem is not None and run is not None:
-                run.back_off(self.target.address, self.problem)
-            if self.problem is None:
+        if problem is not None:
+            self._stop(problem)
+        else:
+            try:
                 hello = await smtp.hello(session, self.settings.helo_name)
                 self.hello = self.hello or hello
                 if not hello.accepted:
-                    self._stop(INCONCLUSIVE, 'EHLO/HELO refused: "%s"' % hello.reply.short())
-                    if run is not None:
-                        run.counters['refused_ehlo'] += 1
-        except smtp.SessionError as exc:
-            self._session_error(exc)
-            if run is not None and self.problem is not None and (
-                    isinstance(exc, smtp.ConnectError) or self.greeting is None):
-                # No connection, or no greeting within the timeout: do not queue up behind it again.
-                run.back_off(self.target.address, self.problem)
-                if isinstance(exc, smtp.ConnectError):
-                    run.unreachable[self.target.address] = exc.reason
-        finally:
-            self.transcript.extend(session.transcript)
-            session.transcript = []
-            if not self.header:
-                self.header = list(self.transcript)
+                    self._stop(Problem(INCONCLUSIVE, 'EHLO/HELO refused: "%s"' % hello.reply.short()))
+                    run.ehlo_refused()
+            except smtp.SessionError as exc:
+                self._stop(session_problem(exc))
+        if not self.header:
+            self.header = list(self.transcript)
         if self.problem is not None:
             await self.close()
             return False
@@ -188,22 +173,13 @@ class ProbeSession:
 
     def mark(self) -> int:
         """Where the transcript stands now, to cut out what one probe adds."""
-        return len(self.transcript)
+        return self.transcript.mark()
 
     def excerpt(self, mark: int) -> list[str]:
         """The greeting and EHLO, then what was said since ``mark``: one probe's part of a shared session."""
         if mark <= len(self.header):
-            return self.transcript[:]
-        return self.header + ['** ...'] + self.transcript[mark:]
-
-    def _session_error(self, exc: smtp.SessionError) -> None:
-        if isinstance(exc, smtp.ConnectError):
-            self._stop(ERROR, exc.message)
-        elif isinstance(exc, smtp.MalformedReply):
-            self._stop(INCONCLUSIVE, 'the session ended on a reply this auditor could not read (%s); '
-                       'see smtp_info (GR-2)' % exc.message)
-        else:
-            self._stop(INCONCLUSIVE, 'the session ended early: %s' % exc.message)
+            return list(self.transcript)
+        return self.header + ['** ...'] + self.transcript.since(mark)
 
     async def close(self) -> None:
         session = self._session
@@ -213,8 +189,6 @@ class ProbeSession:
         if session.open:
             await session.quit()
         session.abort()
-        self.transcript.extend(session.transcript)
-        session.transcript = []
 
     # -------------------------------------------------------------- commands
 
@@ -234,19 +208,11 @@ class ProbeSession:
         try:
             reply = await session.send(command)
         except smtp.SessionError as exc:
-            self._session_error(exc)
-            reply = None
-        self.transcript.extend(session.transcript)
-        session.transcript = []
-        if reply is None:
+            self._stop(session_problem(exc))
             await self.close()
             return None
-        run = self.settings.run
         if reply.code == 421:
-            self._stop(INCONCLUSIVE, 'the server closed the session with "%s"' % reply.short())
-            if run is not None:
-                run.counters['reply_421'] += 1
-                run.back_off(self.target.address, self.problem)
+            self._stop(self.settings.run.closed_with_421(self.target.address, reply))
             await self.close()
             return None
         if reply.kind in (4, 5):
@@ -260,8 +226,6 @@ class ProbeSession:
         if session is None:
             return None
         result = await session.pipeline(commands)
-        self.transcript.extend(session.transcript)
-        session.transcript = []
         self._in_transaction = False
         return result
 
@@ -270,10 +234,7 @@ class ProbeSession:
         session = self._session
         if session is None:
             return True
-        closed = await session.wait_closed()
-        self.transcript.extend(session.transcript)
-        session.transcript = []
-        return closed
+        return await session.wait_closed()
 
     async def _make_room(self) -> None:
         """Reconnect when the next refusals could reach the server's error limits."""
@@ -338,8 +299,7 @@ async def begin(probe: ProbeSession, null_first: bool = True) -> Transaction:
     senders = ['', probe.settings.mail_from] if null_first else [probe.settings.mail_from, '']
     transaction = Transaction(None, None)
     run = probe.settings.run
-    if run is not None:
-        run.count('transactions')
+    run.count('transactions')
     for sender in senders:
         reply = await probe.transaction(sender)
         if reply is None:
@@ -351,27 +311,9 @@ async def begin(probe: ProbeSession, null_first: bool = True) -> Transaction:
             transaction.mail_reply = reply
             return transaction
         transaction.refused_replies.append(reply)
-    if run is not None and transaction.refused_replies and all(r.is_permanent() for r in transaction.refused_replies):
+    if transaction.refused_replies and all(r.is_permanent() for r in transaction.refused_replies):
         run.count('refused_mail')
     return transaction
-
-
-ProbeFunction = t.Callable[['ProbeSession', Target], t.Awaitable[t.List[Finding]]]
-
-
-async def run_alone(target: Target, settings: ProbeSettings, rules: t.Sequence[str],
-                    probe_function: ProbeFunction) -> list[Finding]:
-    """One probe in a session of its own (the single-check modules); findings carry the whole session."""
-    probe = ProbeSession(target, settings)
-    try:
-        if not await probe.open():
-            return problem_findings(rules, target, probe.problem or Problem(INCONCLUSIVE, 'no session'), probe.transcript)
-        findings = await probe_function(probe, target)
-    finally:
-        await probe.close()
-    for item in findings:
-        item.transcript = list(probe.transcript)
-    return findings
 
 
 def problem_findings(rules: t.Sequence[str], target: Target, problem: Problem, transcript: list[str]) -> list[Finding]:

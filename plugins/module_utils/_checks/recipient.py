@@ -18,12 +18,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import _protocol as protocol
-from .._findings import INCONCLUSIVE, PASS, WARN, Finding
+from .._findings import INCONCLUSIVE, PASS, WARN, Finding, Rule, define_rules
 from . import refusal
 from .addresses import random_local_part
-from .probe import ProbeSession, ProbeSettings, Target, Transaction, begin, finding, problem_findings, quote, run_alone
+from .probe import ProbeSession, Target, Transaction, begin, finding, problem_findings, quote
 
-RULE = 'RV-1'
+CHECK = 'recipient'
+RULES = define_rules(CHECK, (
+    Rule('RV-1', 'BCP', 'RFC 5321 3.6, 6.1',
+         'A random unknown local part is refused at RCPT time; 2xx means bounces later (backscatter risk)'),
+))
+RULE = RULES[0]
 
 
 @dataclass
@@ -82,8 +87,3 @@ async def probe_recipient(probe: ProbeSession, target: Target) -> list[Finding]:
         evidence.ended = probe.problem.summary
     status, summary = judge_recipient(evidence)
     return [finding(RULE, status, summary, target, probe.excerpt(mark))]
-
-
-async def check_recipient(target: Target, settings: ProbeSettings) -> list[Finding]:
-    """recipient_check at one address."""
-    return await run_alone(target, settings, [RULE], probe_recipient)

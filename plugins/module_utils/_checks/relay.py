@@ -26,12 +26,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .. import _protocol as protocol
-from .._findings import FAIL, INCONCLUSIVE, PASS, Finding
+from .._findings import FAIL, INCONCLUSIVE, PASS, Finding, Rule, define_rules
 from . import refusal
 from .addresses import random_local_part
-from .probe import ProbeSession, ProbeSettings, Target, begin, finding, problem_findings, quote, run_alone
+from .probe import ProbeSession, ProbeSettings, Target, begin, finding, problem_findings, quote
 
-RULES = ('RL-1', 'RL-2')
+CHECK = 'relay'
+RULES = define_rules(CHECK, (
+    Rule('RL-1', 'BCP', 'RFC 5321 3.6, 7.9',
+         'RCPT to a foreign domain from an outside client gets 5xx; 2xx is an open relay'),
+    Rule('RL-2', 'BCP', 'RFC 5321 3.6, 7.9',
+         'No relay variant (percent hack, bang path, quoted local part, source route, IP literal, double @) is accepted'),
+))
 PROBE_SENDER = 'mxaudit-relay-probe'
 
 
@@ -153,11 +159,16 @@ def judge_variants(evidence: RelayEvidence) -> tuple[str, str]:
     return PASS, 'all %d relay forms refused' % len(verdicts)
 
 
+def active_rules(settings: ProbeSettings) -> tuple[str, ...]:
+    """RL-2 is judged only when the variants are tried."""
+    return RULES if settings.relay_variants else RULES[:1]
+
+
 async def probe_relay(probe: ProbeSession, target: Target) -> list[Finding]:
     """RL-1 (and RL-2 with relay_variants) on an open probe session."""
     domain = target.domain or ''
     settings = probe.settings
-    rules = RULES if settings.relay_variants else RULES[:1]
+    rules = active_rules(settings)
     mark = probe.mark()
     if probe.problem is not None:
         return problem_findings(rules, target, probe.problem, probe.excerpt(mark))
@@ -180,12 +191,6 @@ async def probe_relay(probe: ProbeSession, target: Target) -> list[Finding]:
         verdicts['RL-2'] = judge_variants(evidence)
     transcript = probe.excerpt(mark)
     return [finding(rule, verdicts[rule][0], verdicts[rule][1], target, transcript) for rule in rules]
-
-
-async def check_relay(target: Target, settings: ProbeSettings) -> list[Finding]:
-    """relay_check at one address."""
-    rules = RULES if settings.relay_variants else RULES[:1]
-    return await run_alone(target, settings, rules, probe_relay)
 
 
 async def _probe_variants(probe: ProbeSession, evidence: RelayEvidence, variants: list[Variant]) -> None:

@@ -21,11 +21,27 @@ from dataclasses import dataclass, field
 
 from .. import _protocol as protocol
 from .. import _session as smtp
-from .._findings import ERROR, FAIL, INCONCLUSIVE, PASS, SKIPPED, WARN, Finding, worst_status
+from .._findings import ERROR, FAIL, INCONCLUSIVE, PASS, SKIPPED, WARN, Finding, worst_status, Rule, define_rules
 from .addresses import random_local_part
-from .probe import Problem, ProbeSettings, RunState, Target
+from .._run_state import Problem, RunState
+from .._transcript import Transcript
+from .probe import CheckOutcome, ProbeSettings, Target, session_problem
 
-RULES = ('GR-1', 'GR-2', 'GR-3', 'CMD-1', 'CMD-2', 'CMD-3')
+CHECK = 'session'
+RULES = define_rules(CHECK, (
+    Rule('GR-1', 'MUST', 'RFC 5321 4.2, 4.3.1',
+         'The greeting is "220 <domain or address literal>"; a 554 greeting is a legal refusal'),
+    Rule('GR-2', 'MUST', 'RFC 5321 4.2.1',
+         'Reply syntax: three-digit code with first digit 2-5, the same code on every line of a multiline reply'),
+    Rule('GR-3', 'MUST', 'RFC 5321 2.2.1, 3.2',
+         'EHLO is supported; HELO works as a fallback and gets no extension list'),
+    Rule('CMD-1', 'MUST', 'RFC 5321 4.1.1.9, 4.1.1.10, 4.1.1.5',
+         'NOOP gets 250; RSET gets 250 and clears the transaction; QUIT gets 221 and the server closes'),
+    Rule('CMD-2', 'MUST', 'RFC 5321 4.3.2',
+         'An unknown verb gets 500 and the connection stays open'),
+    Rule('CMD-3', 'MUST', 'RFC 5321 3.5.3, 7.3',
+         'VRFY gets 250 only for a verified mailbox, 252 when verification is disabled'),
+))
 UNKNOWN_VERB = 'XMXAUDITUNKNOWN'
 # 500 "command unrecognized", 502 "not implemented", 504 "parameter not implemented"
 NOT_IMPLEMENTED = (500, 502, 504)
@@ -43,14 +59,16 @@ class SessionReport:
     transcript: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     error: str | None = None
-    connect_reason: str | None = None  # refused / timeout / unreachable, when there was no connection
+    failure: smtp.SessionError | None = None  # what ended the main session early, if anything
 
-    def to_dict(self) -> dict[str, t.Any]:
+    def to_dict(self, target: Target | None = None) -> dict[str, t.Any]:
+        """The session as smtp_info returns it, for ``target`` (another domain the same address serves) if given."""
+        target = target or self.target
         capabilities = self.hello.capabilities if self.hello is not None else None
         return {
-            'domain': self.target.domain,
-            'mx': self.target.mx,
-            'address': self.target.address,
+            'domain': target.domain,
+            'mx': target.mx,
+            'address': target.address,
             'port': self.port,
             'greeting': self.greeting.short() if self.greeting is not None else None,
             'greeting_code': self.greeting.code if self.greeting is not None else None,
@@ -353,21 +371,20 @@ async def _main_session(session: smtp.SMTPSession, settings: ProbeSettings, repo
     except smtp.SessionError as exc:
         _session_error(verdicts, rule, exc)
         report.error = exc.message
-        if isinstance(exc, smtp.ConnectError):
-            report.connect_reason = exc.reason
+        report.failure = exc
     finally:
         session.abort()
 
 
 async def _helo_session(settings: ProbeSettings, target: Target, verdicts: _Verdicts,
-                        replies: list[protocol.Reply]) -> list[str]:
-    session = smtp.SMTPSession(target.address, settings.port, timeout=settings.timeout, deadline=settings.deadline)
+                        replies: list[protocol.Reply], transcript: Transcript) -> None:
+    session = settings.session(target.address, transcript)
     try:
         greeting = await session.connect()
         replies.append(greeting)
         if greeting.code != 220:
             session.note('HELO not tried: greeting "%s" in the second session' % greeting.short())
-            return session.transcript
+            return
         reply = await session.send(protocol.helo(settings.helo_name))
         replies.append(reply)
         judge_helo_session(reply, verdicts)
@@ -379,28 +396,21 @@ async def _helo_session(settings: ProbeSettings, target: Target, verdicts: _Verd
             session.note('HELO not tested: %s' % exc.message)
     finally:
         session.abort()
-    return session.transcript
 
 
-def _record_run(run: RunState, address: str, report: SessionReport, verdicts: _Verdicts) -> None:
+def _record_run(run: RunState, address: str, report: SessionReport) -> None:
     """Tell the run what this session learnt about the address (sessions, refusals, back-off)."""
-    run.counters['sessions'] += 1
-    greeting = report.greeting
-    if greeting is None:
-        gr1 = verdicts.parts.get('GR-1', [(INCONCLUSIVE, report.error or 'no greeting')])[0]
-        run.back_off(address, Problem(gr1[0], gr1[1]))
-        if report.connect_reason is not None:
-            run.unreachable[address] = report.connect_reason
+    run.session_started()
+    if report.greeting is None:
+        failure = report.failure
+        problem = session_problem(failure) if failure is not None else Problem(INCONCLUSIVE, 'no greeting')
+        if isinstance(failure, smtp.ConnectError):
+            run.not_connected(address, failure.reason, problem)
+        else:
+            run.no_greeting(address, problem)
         return
-    run.reached.add(address)
-    if greeting.is_permanent():
-        run.counters['refused_greeting'] += 1
-    if greeting.code == 421:
-        run.counters['reply_421'] += 1
-    if greeting.code != 220:
-        run.back_off(address, Problem(verdicts.parts['GR-1'][0][0], verdicts.parts['GR-1'][0][1]))
-    elif report.hello is not None and not report.hello.accepted:
-        run.counters['refused_ehlo'] += 1
+    if run.greeted(address, report.greeting) is None and report.hello is not None and not report.hello.accepted:
+        run.ehlo_refused()
 
 
 async def probe_session(target: Target, settings: ProbeSettings) -> SessionReport:
@@ -409,21 +419,27 @@ async def probe_session(target: Target, settings: ProbeSettings) -> SessionRepor
     verdicts = _Verdicts()
     replies: list[protocol.Reply] = []
     run = settings.run
-    if run is not None and target.address in run.unusable:
-        problem = run.unusable[target.address]
-        verdicts.add('GR-1', problem.status, problem.summary)
-        verdicts.skip_rest('not probed: %s' % problem.summary)
-        report.error = problem.summary
+    known = run.problem(target.address)
+    if known is not None:
+        verdicts.add('GR-1', known.status, known.summary)
+        verdicts.skip_rest('not probed: %s' % known.summary)
+        report.error = known.summary
         report.findings = verdicts.findings(target, [])
         return report
-    session = smtp.SMTPSession(target.address, settings.port, timeout=settings.timeout, deadline=settings.deadline)
+    transcript = Transcript()
+    session = settings.session(target.address, transcript)
     await _main_session(session, settings, report, verdicts, replies)
-    if run is not None:
-        _record_run(run, target.address, report, verdicts)
-    report.transcript = session.transcript
+    _record_run(run, target.address, report)
     if report.hello is not None and report.hello.esmtp and report.error is None:
-        report.transcript = report.transcript + ['** second session: HELO'] + \
-            await _helo_session(settings, target, verdicts, replies)
+        transcript.note('second session: HELO')
+        await _helo_session(settings, target, verdicts, replies, transcript)
+    report.transcript = list(transcript)
     judge_syntax(replies, verdicts)
     report.findings = verdicts.findings(target, report.transcript)
     return report
+
+
+async def run_session(target: Target, settings: ProbeSettings) -> CheckOutcome:
+    """The registry's entry point: the findings, and the report smtp_info returns as ``sessions``."""
+    report = await probe_session(target, settings)
+    return CheckOutcome(report.findings, report)

@@ -114,7 +114,7 @@ def test_a_case_per_check_and_address_with_the_worst_status():
     suite = junit['suites'][0]
     assert suite['name'] == 'evil.example'
     cases = {case['name']: case for case in suite['cases']}
-    assert list(cases) == ['mx', 'greeting 192.0.2.66 (mx.evil.example)', 'postmaster 192.0.2.66 (mx.evil.example)',
+    assert list(cases) == ['mx', 'session 192.0.2.66 (mx.evil.example)', 'postmaster 192.0.2.66 (mx.evil.example)',
                            'postmaster 192.0.2.67 (mx.evil.example)', 'recipient 192.0.2.68 (mx.evil.example)']
     assert [case['outcome'] for case in suite['cases']] == ['pass', 'failure', 'pass', 'error', 'skipped']
     assert all(case['classname'] == 'evil.example' for case in suite['cases'])
@@ -153,7 +153,7 @@ def test_sharded_names_are_plain():
 def test_a_domain_audited_from_several_vantage_points_names_them():
     junit = junit_cases(merge([{'host': host, 'result': audit_result([compliant_domain()])} for host in ('vp1', 'vp2')]))
     assert [suite['name'] for suite in junit['suites']] == ['good.example from vp1', 'good.example from vp2']
-    assert junit['suites'][1]['cases'][1]['name'] == 'greeting 192.0.2.10 (mx.good.example) from vp2'
+    assert junit['suites'][1]['cases'][1]['name'] == 'session 192.0.2.10 (mx.good.example) from vp2'
     assert junit['suites'][1]['cases'][1]['classname'] == 'good.example'
 
 

@@ -26,7 +26,7 @@ def result():
 def test_check_rows_in_catalogue_order_then_the_total():
     rows = rollup(result())
     checks = [row for row in rows if row['kind'] in ('check', 'total')]
-    assert [row['name'] for row in checks] == ['mx', 'greeting', 'postmaster', 'recipient', 'all']
+    assert [row['name'] for row in checks] == ['mx', 'session', 'postmaster', 'recipient', 'all']
     postmaster = checks[2]
     assert postmaster['counts'] == {'pass': 1, 'fail': 1, 'warn': 1, 'inconclusive': 0, 'error': 0, 'skipped': 0}
     assert postmaster['total'] == 3 and postmaster['status'] == 'fail'

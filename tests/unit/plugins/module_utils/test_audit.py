@@ -12,9 +12,9 @@ import time
 
 import pytest
 
-from ansible_collections.mxaudit.smtp.plugins.module_utils import _audit, _engine, _options
-from ansible_collections.mxaudit.smtp.plugins.module_utils._checks import null_sender, pipelining, postmaster
-from ansible_collections.mxaudit.smtp.plugins.module_utils._checks import recipient, relay
+from ansible_collections.mxaudit.smtp.plugins.module_utils import _module_runner, _options
+from ansible_collections.mxaudit.smtp.plugins.module_utils._engine.run import Engine
+from ansible_collections.mxaudit.smtp.plugins.module_utils._engine.settings import RunSettings
 from ansible_collections.mxaudit.smtp.tests.lab import LabRunner
 
 HELO = 'audit.lab.test'
@@ -29,9 +29,19 @@ def options(lab_port, dns_port, timeout=2.0, **extra):
     return _options.parse(params, require_domain=False)
 
 
+CAPS = ('concurrency', 'per_address', 'deadline')
+
+
 def audit(opts, domains, **settings):
+    """The engine as the audit module runs it; the caps are common options, the rest run settings."""
+    for name in CAPS:
+        if name in settings:
+            value = settings.pop(name)
+            _options.parse({name: value, 'helo_name': HELO}, require_domain=False)  # validated like the module
+            setattr(opts, name, value)
     settings.setdefault('relay_recipient', RELAY_TO)
-    return _audit.Audit(opts, _audit.AuditSettings(**settings), domains)
+    settings.setdefault('transcripts', 'failures')
+    return Engine(opts, RunSettings(**settings), domains)
 
 
 class Farm:
@@ -154,17 +164,14 @@ def test_a_working_run_is_not_a_blocked_vantage_point(lab):
 
 # ------------------------------------------------------------------ same verdicts as the single-check modules
 
-SINGLE = [
-    (postmaster.check_postmaster, {}), (null_sender.check_null_sender, {}), (recipient.check_recipient, {}),
-    (relay.check_relay, {'relay_recipient': RELAY_TO}), (pipelining.check_pipelining, {}),
-]
+SINGLE = ('postmaster', 'null_sender', 'recipient', 'relay', 'pipelining', 'session')
 
 
 def single_check_statuses(opts, domains):
+    """Each check in a run of its own, as the single-check modules run it (every domain in one call)."""
     found = {}
-    for check, extra in SINGLE:
-        found.update(statuses(_engine.run_check(opts, check, **extra)))
-    found.update({key: value for key, value in statuses(_engine.run_smtp_info(opts)).items() if key[1] != 'MX-1'})
+    for check in SINGLE:
+        found.update(statuses(audit(opts, domains, checks=(check,), transcripts='all').run()))
     return found
 
 
@@ -185,7 +192,7 @@ def test_shared_sessions_give_the_verdicts_of_separate_sessions(lab, domains):
 
 def test_domains_file_lines():
     lines = ['# portfolio', '', 'example.org', '  Bücher.example  # IDN', 'example.org', 'bad domain', 'x' * 70 + '.example']
-    assert _audit.parse_domain_lines(lines) == ['example.org', 'Bücher.example', 'example.org', 'bad domain', 'x' * 70 + '.example']
+    assert _module_runner.parse_domain_lines(lines) == ['example.org', 'Bücher.example', 'example.org', 'bad domain', 'x' * 70 + '.example']
 
 
 def test_invalid_and_duplicate_domains_do_not_stop_the_run(lab):
@@ -209,9 +216,10 @@ def test_transcripts_modes(lab, mode):
 
 def test_output_file_has_every_transcript(lab, tmp_path):
     run = audit(options(lab.port, lab.dns.port), ['compliant.lab.test', 'open-relay.lab.test'], transcripts='none')
-    returned = run.run()
+    run.execute()
     path = tmp_path / 'result.json'
     run.write(str(path))
+    returned = run.take_result()
     written = json.loads(path.read_text())
     assert written['stats']['domains'] == 2
     assert all(f['transcript'] for d in written['domains'] for f in d['findings'] if f['rule'] not in ('MX-1', 'MX-2'))
@@ -267,8 +275,9 @@ def test_five_thousand_domains(farm_factory):
 def test_transcripts_nobody_will_read_are_dropped_early(lab):
     run = audit(options(lab.port, lab.dns.port), ['open-relay.lab.test'], checks=('relay', 'postmaster'),
                 keep_transcripts=False)
-    result = run.run()
+    run.execute()
     kept = {f.rule for f in run.results['open-relay.lab.test'].findings if f.transcript}
+    result = run.take_result()
     assert kept == {'RL-1', 'RL-2'}  # only the failures still hold their transcript in memory
     assert {f['rule'] for f in result['domains'][0]['findings'] if f['transcript']} == {'RL-1', 'RL-2'}
 

@@ -14,6 +14,7 @@ import pytest
 
 from ansible_collections.mxaudit.smtp.plugins.module_utils import _protocol as protocol
 from ansible_collections.mxaudit.smtp.plugins.module_utils import _session as smtp
+from ansible_collections.mxaudit.smtp.plugins.module_utils._transcript import LINE_MAX
 
 HELO = 'audit.lab.test'
 
@@ -250,5 +251,5 @@ def test_many_small_replies_never_accumulate():
 def test_transcript_lines_are_capped():
     session = smtp.SMTPSession('127.0.0.1', 25)
     session._record('S: 250 ' + 'q' * 5000)
-    assert len(session.transcript[0]) < smtp.TRANSCRIPT_LINE_MAX + 40
+    assert len(session.transcript[0]) < LINE_MAX + 40
     assert session.transcript[0].endswith('(5007 characters)')

@@ -52,7 +52,7 @@ def test_smtp_info_compliant_server(lab, capsys):
                      ('CMD-2', 'pass'), ('CMD-3', 'pass')]
     finding = result['findings'][1]
     assert set(finding) == {'check', 'rule', 'status', 'level', 'rfc', 'domain', 'mx', 'address', 'summary', 'transcript'}
-    assert (finding['check'], finding['level'], finding['rfc']) == ('greeting', 'MUST', 'RFC 5321 4.2, 4.3.1')
+    assert (finding['check'], finding['level'], finding['rfc']) == ('session', 'MUST', 'RFC 5321 4.2, 4.3.1')
 
 
 def test_smtp_info_with_addresses_skips_dns(lab, capsys):

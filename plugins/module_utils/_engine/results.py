@@ -1,0 +1,57 @@
+# Copyright (c) mxaudit.smtp contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# NOTE: This is a private module_utils file of mxaudit.smtp. Its API may change at any time.
+"""Result shaping and serialisation: findings and domains as the modules return them, and the JSON result file."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import typing as t
+
+from .._findings import FAIL, Finding, is_compliant
+from .targets import DomainResult
+
+
+def finding_dict(finding: Finding, transcripts: str) -> dict[str, t.Any]:
+    data = finding.to_dict()
+    if transcripts == 'none' or (transcripts == 'failures' and (finding.status != FAIL or not finding.transcript_owner)):
+        data['transcript'] = []
+    return data
+
+
+def domain_dict(result: DomainResult, transcripts: str) -> dict[str, t.Any]:
+    """The fields every module returns per domain; modules add their own (see _module_runner.py)."""
+    return {
+        'domain': result.domain,
+        'mx': result.mx.to_dict() if result.mx is not None else [],
+        'findings': [finding_dict(finding, transcripts) for finding in result.findings],
+        'compliant': is_compliant(result.findings),
+    }
+
+
+def write_json(path: str, head: dict[str, t.Any], domains: t.Iterable[dict[str, t.Any]]) -> None:
+    """The result as JSON, one domain at a time, written to a temporary file beside ``path`` and renamed."""
+    directory = os.path.dirname(os.path.abspath(path))
+    handle = tempfile.NamedTemporaryFile('w', encoding='utf-8', dir=directory, prefix='.mxaudit-', suffix='.tmp',
+                                         delete=False)
+    try:
+        with handle:
+            fields = ', '.join('%s: %s' % (json.dumps(key), json.dumps(value)) for key, value in head.items())
+            handle.write('{%s, "domains": [' % fields)
+            for index, domain in enumerate(domains):
+                handle.write((',\n' if index else '\n') + json.dumps(domain))
+            handle.write('\n]}\n')
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(handle.name, 0o666 & ~mask)  # what open() would have given it
+        os.replace(handle.name, path)
+    except BaseException:
+        try:
+            os.unlink(handle.name)
+        except OSError:
+            pass
+        raise
