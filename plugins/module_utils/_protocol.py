@@ -9,7 +9,12 @@
 Nothing here touches a socket (the h11 style), so every rule about what a
 server may send and what we may send is tested and fuzzed on its own.
 Grammar: RFC 5321 4.1.2 (paths), 4.2 (replies), 4.5.3.1 (size limits);
-RFC 3463 (enhanced status codes); RFC 1870 (SIZE).
+RFC 3463 (enhanced status codes); RFC 1870 (SIZE); RFC 4954 and RFC 4422 (AUTH).
+
+Whatever a server sends, the parser raises nothing but ReplyError and EHLO
+parsing raises nothing at all. Every syntax check is ASCII-only: the grammar
+is ASCII, while str.isdigit(), str.upper(), and \\d or re.IGNORECASE without
+re.ASCII accept or fold other characters ("²".isdigit(), "ſ".upper() == "S").
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import typing as t
 from dataclasses import dataclass, field
 
 # Our own safety bounds on what a server may send (DESIGN: "Replies are bounded").
+# MAX_REPLY_LINE counts the text of a line, its CRLF (or bare LF) not included.
 MAX_REPLY_LINE = 4096
 MAX_REPLY_LINES = 100
 MAX_REPLY_BYTES = 64 * 1024
@@ -30,15 +36,25 @@ MAX_COMMAND_LINE = 512
 # RFC 5321 4.5.3.1.3: a path is at most 256 octets including the angle brackets.
 MAX_PATH = 256
 
-_REPLY_LINE = re.compile(rb'^([2-5][0-5][0-9])([ -]?)(.*)$', re.DOTALL)
-_ENHANCED = re.compile(r'^([245])\.(\d{1,3})\.(\d{1,3})(?=\s|$)')
-_LABEL = re.compile(r'^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$')
+# Every pattern is used with fullmatch (a "$" would also match before a trailing newline)
+# and compiled with re.ASCII (without it, \d, \s and re.IGNORECASE take in Unicode).
+_REPLY_LINE = re.compile(rb'([2-5][0-5][0-9])([ -]?)(.*)', re.DOTALL)
+_ENHANCED = re.compile(r'([245])\.([0-9]{1,3})\.([0-9]{1,3})(?=[ \t]|$)', re.ASCII)
+_LABEL = re.compile(r'(?!-)[A-Za-z0-9-]{1,63}(?<!-)', re.ASCII)
 _ATEXT = r"A-Za-z0-9!#$%&'*+/=?^_`{|}~-"
-_DOT_STRING = re.compile(r'^[%s]+(\.[%s]+)*$' % (_ATEXT, _ATEXT))
+_DOT_STRING = re.compile(r'[%s]+(\.[%s]+)*' % (_ATEXT, _ATEXT), re.ASCII)
 # qtextSMTP / quoted-pairSMTP of RFC 5321 4.1.2 (printable ASCII, no bare " or \)
-_QUOTED_STRING = re.compile(r'^"([\x20\x21\x23-\x5b\x5d-\x7e]|\\[\x20-\x7e])*"$')
-_VERB = re.compile(r'^[A-Za-z][A-Za-z0-9-]{0,31}$')
-_EHLO_KEYWORD = re.compile(r'^[A-Za-z0-9][A-Za-z0-9-]*$')
+_QUOTED_STRING = re.compile(r'"([\x20\x21\x23-\x5b\x5d-\x7e]|\\[\x20-\x7e])*"', re.ASCII)
+_VERB = re.compile(r'[A-Za-z][A-Za-z0-9-]{0,31}', re.ASCII)
+_ESMTP_PARAMETER = re.compile(r'[A-Za-z0-9][A-Za-z0-9-]*(=[\x21-\x3c\x3e-\x7e]+)?', re.ASCII)
+# RFC 5321 4.1.1.1: ehlo-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-"); ehlo-param = 1*(%d33-126)
+_EHLO_KEYWORD = re.compile(r'[A-Za-z0-9][A-Za-z0-9-]*', re.ASCII)
+_EHLO_PARAM = re.compile(r'[\x21-\x7e]+', re.ASCII)
+_AUTH_EQUALS = re.compile(r'AUTH=', re.ASCII | re.IGNORECASE)
+# RFC 1870: size-value = 1*20DIGIT
+_SIZE_VALUE = re.compile(r'[0-9]{1,20}', re.ASCII)
+# RFC 4422 3.1: sasl-mech = 1*20mech-char (upper-case letters, digits, "-", "_"); lower case is taken too
+_SASL_MECH = re.compile(r'[A-Za-z0-9_-]{1,20}', re.ASCII)
 
 
 class SMTPProtocolError(Exception):
@@ -51,6 +67,13 @@ class ReplyError(SMTPProtocolError):
     ``bounded`` is True when the reason is one of our safety bounds rather
     than a syntax violation, so a check can say "inconclusive" instead of
     "the server violates the grammar".
+
+    ``partial`` holds the lines of the unfinished reply, escaped, for the
+    transcript. ``replies`` holds the complete replies that the failing
+    feed() call parsed before the error, in order, so that a stream yields
+    the same replies whether the bad line came in the same read as they did
+    or in a later one. A failed parser fed again raises the same error with
+    ``replies`` emptied (they were handed out already).
     """
 
     def __init__(self, reason: str, bounded: bool = False) -> None:
@@ -59,6 +82,7 @@ class ReplyError(SMTPProtocolError):
         self.bounded = bounded
         # The lines of the unfinished reply, for the transcript (bounded like the reply).
         self.partial: list[str] = []
+        self.replies: list[Reply] = []
 
 
 class CommandError(SMTPProtocolError, ValueError):
@@ -66,26 +90,62 @@ class CommandError(SMTPProtocolError, ValueError):
 
 
 _NOT_PRINTABLE_ASCII = re.compile(r'[^\x20-\x7e]')
+# C0 controls but HT (RFC 5321 4.2: textstring = 1*(%d09 / %d32-126)), DEL, and the C1
+# controls U+0080-U+009F (a terminal may take U+009B as CSI, as it takes ESC "[").
+_CONTROL_TEXT = re.compile(r'[\x00-\x08\x0a-\x1f\x7f-\x9f]')
+
+
+def _escape(ch: str) -> str:
+    if ch == ' ' or ch.isprintable():
+        return ch
+    code = ord(ch)
+    if code < 0x100:
+        return '\\x%02x' % code
+    # Line and paragraph separators, bidi overrides, zero-width and other format characters:
+    # shown raw they break transcript lines or make them read other than what was sent.
+    return '\\u%04x' % code if code < 0x10000 else '\\U%08x' % code
 
 
 def printable(data: bytes | str) -> str:
-    """Text of a line for transcripts: control and non-UTF-8 bytes shown as \\xNN."""
-    if isinstance(data, bytes):
-        data = data.decode('utf-8', errors='backslashreplace')
+    """Text of a line for transcripts: printable characters only, everything else escaped.
+
+    Control characters and bytes that are not UTF-8 are shown as \\xNN, other
+    non-printable code points (U+2028, U+202E, U+FEFF ...) as \\uNNNN or
+    \\UNNNNNNNN; printable non-ASCII text (SMTPUTF8) stays as it is.
+    printable(printable(x)) == printable(x), so escaping twice is harmless.
+    """
+    if isinstance(data, (bytes, bytearray)):
+        data = bytes(data).decode('utf-8', errors='backslashreplace')
     if not _NOT_PRINTABLE_ASCII.search(data):
         return data
-    return ''.join(ch if ch.isprintable() or ch == ' ' else '\\x%02x' % ord(ch) if ord(ch) < 256 else ch for ch in data)
+    return ''.join(_escape(ch) for ch in data)
 
 
 @dataclass
 class Reply:
-    """A complete SMTP reply: one code, one or more lines of text."""
+    """A complete SMTP reply: one code, one or more lines of text.
+
+    ``lines`` (the text after the code) and ``raw_lines`` (whole lines) are
+    escaped by printable(). The flags say what at least one line did, for GR-2:
+
+    - ``bare_lf``: it ended in LF without CR (RFC 5321 2.3.8);
+    - ``overlong``: its text was over 510 octets, i.e. over 512 with the CRLF
+      (RFC 5321 4.5.3.1.5), also when it ended in a bare LF;
+    - ``control_chars``: it held a control character other than HT - NUL, ESC,
+      a CR that does not end the line, any other C0 control, DEL, or a C1
+      control (U+0080-U+009F) in UTF-8 - which the reply grammar never allows
+      (RFC 5321 4.2);
+    - ``invalid_utf8``: it held bytes that are not UTF-8 (stray bytes, overlong
+      forms, surrogates); the transcript shows them as \\xNN.
+    """
 
     code: int
     lines: list[str]
     raw_lines: list[str] = field(default_factory=list)
     bare_lf: bool = False
     overlong: bool = False
+    control_chars: bool = False
+    invalid_utf8: bool = False
 
     @property
     def text(self) -> str:
@@ -96,7 +156,7 @@ class Reply:
         """RFC 3463 status code from the first line, when the server sent one."""
         if not self.lines:
             return None
-        match = _ENHANCED.match(self.lines[0])
+        match = _ENHANCED.match(self.lines[0])  # a prefix: the text goes on after the code
         return '.'.join(match.groups()) if match else None
 
     @property
@@ -114,26 +174,45 @@ class Reply:
 
     def short(self) -> str:
         """One line for summaries: "550 5.7.1 Relaying is prohibited"."""
-        first = self.lines[0] if self.lines else ''
+        # printable() again because a Reply built elsewhere may hold raw text; for the
+        # parser's own replies it changes nothing.
+        first = printable(self.lines[0]) if self.lines else ''
         text = ('%d %s' % (self.code, first)).rstrip()
         return text if len(self.lines) < 2 else text + ' ...'
 
     def transcript(self) -> list[str]:
-        return ['S: ' + line for line in self.raw_lines]
+        return ['S: ' + printable(line) for line in self.raw_lines]
+
+
+class _Line(t.NamedTuple):
+    """One reply line as the parser keeps it until its reply is complete."""
+
+    code: int
+    text: str
+    raw: str
+    bare_lf: bool
+    overlong: bool
+    control_chars: bool
+    invalid_utf8: bool
 
 
 class ReplyParser:
     """Incremental reply parser: feed bytes, get complete replies.
 
-    Memory stays bounded whatever the server sends: at most one line of
-    MAX_REPLY_LINE bytes is buffered and a reply is cut off at
-    MAX_REPLY_LINES lines or MAX_REPLY_BYTES bytes. After an error the
-    parser stays failed; feeding it again raises the same error.
+    Memory stays bounded whatever the server sends: the text of a line (its
+    CRLF or bare LF not counted) may be MAX_REPLY_LINE bytes, so at most
+    MAX_REPLY_LINE + 1 bytes are buffered (that text and a CR whose LF has
+    not come yet), and a reply is cut off at MAX_REPLY_LINES lines or
+    MAX_REPLY_BYTES bytes. The outcome depends on the byte stream alone,
+    never on how it is split into feed() calls: the same replies in the same
+    order (counting ReplyError.replies), then the same ReplyError or none.
+    feed() raises nothing but ReplyError. After an error the parser stays
+    failed; feeding it again raises the same error.
     """
 
     def __init__(self) -> None:
         self._buffer = bytearray()
-        self._pending: list[tuple[int, str, str, bool, bool]] = []
+        self._pending: list[_Line] = []
         self._pending_bytes = 0
         self._error: ReplyError | None = None
         self._line_seen: str | None = None
@@ -149,6 +228,7 @@ class ReplyParser:
 
     def feed(self, data: bytes) -> list[Reply]:
         if self._error is not None:
+            self._error.replies = []  # handed out by the call that failed
             raise self._error
         self._buffer += data
         replies: list[Reply] = []
@@ -157,11 +237,18 @@ class ReplyParser:
             while True:
                 newline = self._buffer.find(b'\n', start)
                 if newline < 0:
-                    if len(self._buffer) - start > MAX_REPLY_LINE:
+                    # An unfinished line: its text is at least this long, less a last CR that
+                    # may be the start of its CRLF. Counting that CR (or not allowing for it)
+                    # would make the verdict depend on where a TCP segment ends.
+                    text_so_far = len(self._buffer) - start
+                    if text_so_far and self._buffer[-1] == 0x0d:
+                        text_so_far -= 1
+                    if text_so_far > MAX_REPLY_LINE:
                         raise ReplyError('reply line longer than %d bytes' % MAX_REPLY_LINE, bounded=True)
                     del self._buffer[:start]  # one move per feed, not one per line
                     return replies
-                if newline + 1 - start > MAX_REPLY_LINE + 2:
+                text_end = newline - 1 if newline > start and self._buffer[newline - 1] == 0x0d else newline
+                if text_end - start > MAX_REPLY_LINE:
                     raise ReplyError('reply line longer than %d bytes' % MAX_REPLY_LINE, bounded=True)
                 line = bytes(self._buffer[start:newline + 1])
                 start = newline + 1
@@ -169,9 +256,10 @@ class ReplyParser:
                 if reply is not None:
                     replies.append(reply)
         except ReplyError as exc:
-            exc.partial = [item[2] for item in self._pending]
+            exc.partial = [item.raw for item in self._pending]
             if self._line_seen is not None:
                 exc.partial.append(self._line_seen)
+            exc.replies = replies
             self._error = exc
             self._buffer.clear()
             self._pending.clear()
@@ -181,32 +269,47 @@ class ReplyParser:
         bare_lf = not line.endswith(b'\r\n')
         body = line[:-1] if bare_lf else line[:-2]
         self._line_seen = printable(body[:RFC_REPLY_LINE])
-        overlong = len(line) > RFC_REPLY_LINE
-        match = _REPLY_LINE.match(body)
+        # RFC 5321 4.5.3.1.5 counts the CRLF (512 octets with it), so a line ending in a
+        # bare LF is measured as if it had its CR.
+        overlong = len(body) + 2 > RFC_REPLY_LINE
+        match = _REPLY_LINE.fullmatch(body)
         if not match:
             raise ReplyError('not a reply line (a reply starts with a code 200-559): %s' % printable(body[:80]))
-        code_text, separator, text = match.groups()
-        if not separator and text:
+        code_text, separator, text_bytes = match.groups()
+        if not separator and text_bytes:
             raise ReplyError('no space or hyphen after the reply code: %s' % printable(body[:80]))
-        code = int(code_text)
-        if self._pending and self._pending[0][0] != code:
-            raise ReplyError('multiline reply mixes codes %d and %d' % (self._pending[0][0], code))
+        code = int(code_text)  # three ASCII digits, by _REPLY_LINE
+        if self._pending and self._pending[0].code != code:
+            raise ReplyError('multiline reply mixes codes %d and %d' % (self._pending[0].code, code))
         self._line_seen = None
         self._pending_bytes += len(line)
         if len(self._pending) + 1 > MAX_REPLY_LINES:
             raise ReplyError('reply longer than %d lines' % MAX_REPLY_LINES, bounded=True)
         if self._pending_bytes > MAX_REPLY_BYTES:
             raise ReplyError('reply longer than %d bytes' % MAX_REPLY_BYTES, bounded=True)
-        self._pending.append((code, printable(text), printable(body), bare_lf, overlong))
+        try:
+            decoded = body.decode('utf-8')
+            invalid_utf8 = False
+        except UnicodeDecodeError:
+            # Bytes that are not UTF-8 turn into the ASCII text "\xNN" here, so the control
+            # search below finds only control characters that were really sent as such.
+            decoded = body.decode('utf-8', errors='backslashreplace')
+            invalid_utf8 = True
+        control_chars = bool(_CONTROL_TEXT.search(decoded))
+        text = decoded[len(code_text) + len(separator):]  # code and separator are ASCII: a char per byte
+        self._pending.append(_Line(code, printable(text), printable(decoded), bare_lf, overlong,
+                                   control_chars, invalid_utf8))
         if separator == b'-':
             return None
         pending, self._pending, self._pending_bytes = self._pending, [], 0
         return Reply(
             code=code,
-            lines=[item[1] for item in pending],
-            raw_lines=[item[2] for item in pending],
-            bare_lf=any(item[3] for item in pending),
-            overlong=any(item[4] for item in pending),
+            lines=[item.text for item in pending],
+            raw_lines=[item.raw for item in pending],
+            bare_lf=any(item.bare_lf for item in pending),
+            overlong=any(item.overlong for item in pending),
+            control_chars=any(item.control_chars for item in pending),
+            invalid_utf8=any(item.invalid_utf8 for item in pending),
         )
 
 
@@ -217,7 +320,7 @@ def is_domain(name: str) -> bool:
     if not name or len(name.rstrip('.')) > 253 or name.startswith('.'):
         return False
     labels = name[:-1].split('.') if name.endswith('.') else name.split('.')
-    return all(_LABEL.match(label) for label in labels)
+    return all(_LABEL.fullmatch(label) for label in labels)
 
 
 def is_address_literal(text: str) -> bool:
@@ -225,6 +328,10 @@ def is_address_literal(text: str) -> bool:
     if not (text.startswith('[') and text.endswith(']')):
         return False
     inner = text[1:-1]
+    # RFC 5321 4.1.3 has no zone index ("%eth0", which ipaddress takes with any text after
+    # it, spaces included), and the tag is ASCII ("ıPv6:".upper() == "IPV6:").
+    if '%' in inner or not inner.isascii():
+        return False
     try:
         if inner[:5].upper() == 'IPV6:':
             ipaddress.IPv6Address(inner[5:])
@@ -240,7 +347,7 @@ def is_mailbox(address: str) -> bool:
     local, sep, domain = address.rpartition('@')
     if not sep or not local or len(local.encode('utf-8')) > 64:
         return False
-    if not (_DOT_STRING.match(local) or _QUOTED_STRING.match(local)):
+    if not (_DOT_STRING.fullmatch(local) or _QUOTED_STRING.fullmatch(local)):
         return False
     return is_address_literal(domain) or (is_domain(domain) and not domain.endswith('.'))
 
@@ -284,7 +391,7 @@ def check_path(address: str, *, allow_null: bool = False, allow_postmaster: bool
         if ' ' in address:
             raise CommandError('address contains a space: %r' % address)
         return
-    if allow_postmaster and address.lower() == 'postmaster':
+    if allow_postmaster and address.isascii() and address.lower() == 'postmaster':
         return
     mailbox = address
     if address.startswith('@'):
@@ -340,7 +447,7 @@ def helo(name: str) -> Command:
 def _parameters(params: t.Sequence[str]) -> str:
     for param in params:
         _check_safe('ESMTP parameter', param)
-        if not re.match(r'^[A-Za-z0-9][A-Za-z0-9-]*(=[\x21-\x3c\x3e-\x7e]+)?$', param):
+        if not _ESMTP_PARAMETER.fullmatch(param):
             raise CommandError('malformed ESMTP parameter: %r' % param)
     return ''.join(' ' + param for param in params)
 
@@ -377,7 +484,7 @@ def quit_() -> Command:
 def verb(name: str) -> Command:
     """A bare verb, e.g. an unknown one to see how the server answers it."""
     _check_safe('verb', name)
-    if not _VERB.match(name):
+    if not _VERB.fullmatch(name):
         raise CommandError('not a verb: %r' % name)
     return Command(name)
 
@@ -391,29 +498,49 @@ FLAG_KEYWORDS = ('PIPELINING', 'STARTTLS', '8BITMIME', 'SMTPUTF8', 'ENHANCEDSTAT
 
 @dataclass
 class Capabilities:
-    """An EHLO reply, parsed (RFC 5321 4.1.1.1; extensions by their RFCs)."""
+    """An EHLO reply, parsed (RFC 5321 4.1.1.1; extensions by their RFCs).
+
+    ``keywords`` maps each upper-case keyword to its parameters as sent.
+    ``malformed`` lists the lines that are not "keyword *(SP param)" at all
+    (a keyword with non-ASCII letters, say); they are not in ``keywords``.
+    ``invalid`` lists, in order, every line the parser could not fully
+    understand: the malformed ones, and lines with a parameter outside the
+    ehlo-param grammar (printable ASCII), a SIZE value that is not one
+    number of 1 to 20 ASCII digits, or an AUTH mechanism outside the SASL
+    grammar. Such values are recorded, never guessed at and never an
+    exception; to_dict() reports them as ``invalid`` for the checks.
+    """
 
     domain: str
     keywords: dict[str, list[str]]
     malformed: list[str] = field(default_factory=list)
+    invalid: list[str] = field(default_factory=list)
 
     @property
     def size(self) -> int | None:
-        """RFC 1870: the declared maximum size; 0 means no fixed limit; None when SIZE is not offered."""
+        """RFC 1870: the declared maximum size; 0 means no fixed limit.
+
+        None when SIZE is not offered, or when its value is not a number
+        (the line is in ``invalid`` then).
+        """
         if 'SIZE' not in self.keywords:
             return None
         params = self.keywords['SIZE']
-        if params and params[0].isdigit():
+        if not params:
+            return 0
+        if len(params) == 1 and _SIZE_VALUE.fullmatch(params[0]):
             return int(params[0])
-        return 0
+        return None
 
     @property
     def auth(self) -> list[str]:
-        mechanisms = list(self.keywords.get('AUTH', []))
-        for mechanism in self.keywords.get('AUTH=', []):
-            if mechanism not in mechanisms:
-                mechanisms.append(mechanism)
-        return [m.upper() for m in mechanisms]
+        """The SASL mechanisms of AUTH and of the old AUTH=, upper case; malformed ones left out."""
+        mechanisms: list[str] = []
+        for mechanism in self.keywords.get('AUTH', []) + self.keywords.get('AUTH=', []):
+            # upper() only once the mechanism is known to be ASCII ("ﬁ".upper() == "FI").
+            if _SASL_MECH.fullmatch(mechanism) and mechanism.upper() not in mechanisms:
+                mechanisms.append(mechanism.upper())
+        return mechanisms
 
     def has(self, keyword: str) -> bool:
         return keyword.upper() in self.keywords
@@ -425,32 +552,50 @@ class Capabilities:
         result['auth'] = self.auth
         result['keywords'] = sorted({'AUTH' if name == 'AUTH=' else name for name in self.keywords})
         result['other'] = {name: params for name, params in sorted(self.keywords.items()) if name not in known}
+        result['invalid'] = list(self.invalid)
         return result
+
+
+def _params_invalid(keyword: str, params: list[str]) -> bool:
+    """Whether the parameters of one EHLO line break the line's grammar or the keyword's."""
+    if not all(_EHLO_PARAM.fullmatch(param) for param in params):
+        return True
+    if keyword == 'SIZE':
+        return len(params) > 1 or (len(params) == 1 and not _SIZE_VALUE.fullmatch(params[0]))
+    if keyword in ('AUTH', 'AUTH='):
+        return not all(_SASL_MECH.fullmatch(param) for param in params)
+    return False
 
 
 def parse_ehlo(reply: Reply) -> Capabilities:
     """Split an EHLO reply into the server's domain and its extension keywords.
 
     The old "AUTH=LOGIN PLAIN" form is folded into AUTH; a line that is not
-    "keyword *(SP param)" is kept in ``malformed`` rather than guessed at.
+    "keyword *(SP param)" is kept in ``malformed`` rather than guessed at,
+    and every line holding something the parser does not understand is in
+    ``invalid`` too (see Capabilities). Never raises, whatever the reply holds.
     """
     domain = reply.lines[0].split(' ', 1)[0] if reply.lines else ''
     keywords: dict[str, list[str]] = {}
     malformed: list[str] = []
+    invalid: list[str] = []
     for line in reply.lines[1:]:
-        words = line.split()
-        if not words:
+        # SP only (RFC 5321 4.1.1.1); str.split() would split on Unicode spaces as well.
+        words = [word for word in line.split(' ') if word]
+        if words and _AUTH_EQUALS.match(words[0]):
+            keyword, params = 'AUTH=', [words[0][5:]] + words[1:]
+            keywords.setdefault(keyword, []).extend(params)
+        elif words and _EHLO_KEYWORD.fullmatch(words[0]):
+            # Checked before upper(): "ſtarttls".upper() == "STARTTLS".
+            keyword, params = words[0].upper(), words[1:]
+            keywords[keyword] = params
+        else:
             malformed.append(line)
+            invalid.append(line)
             continue
-        keyword = words[0].upper()
-        if keyword.startswith('AUTH='):
-            keywords.setdefault('AUTH=', []).extend([keyword[5:]] + words[1:])
-            continue
-        if not _EHLO_KEYWORD.match(keyword):
-            malformed.append(line)
-            continue
-        keywords[keyword] = words[1:]
-    return Capabilities(domain=domain, keywords=keywords, malformed=malformed)
+        if _params_invalid(keyword, params):
+            invalid.append(line)
+    return Capabilities(domain=domain, keywords=keywords, malformed=malformed, invalid=invalid)
 
 
 def greeting_domain(reply: Reply) -> str | None:
