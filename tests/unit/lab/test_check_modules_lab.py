@@ -13,11 +13,9 @@ of its own, where the lab (and its counters) is started afresh.
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.mxaudit.smtp.plugins.modules import (
     null_sender_check,
@@ -28,6 +26,7 @@ from ansible_collections.mxaudit.smtp.plugins.modules import (
     smtp_info,
 )
 from ansible_collections.mxaudit.smtp.tests.lab import LabRunner
+from ansible_collections.mxaudit.smtp.tests.unit.module_call import run_module
 
 RELAY_RECIPIENT = 'relay-probe@foreign.lab.test'
 
@@ -134,13 +133,6 @@ POSTFIX_EXPECTED = parse_table(POSTFIX_VERDICTS)
 
 
 # ---------------------------------------------------------------- running modules
-
-def run_module(module, args, capsys):
-    """main() with these arguments: (exit code, the JSON result)."""
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as info:
-            module.main()
-    return info.value.code, json.loads(capsys.readouterr().out)
 
 
 def check_args(lab, name, **extra):

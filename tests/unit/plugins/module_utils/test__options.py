@@ -69,3 +69,17 @@ def test_dns_only_modules_do_not_need_an_ehlo_name():
 def test_to_a_label_rejects_invalid_idn():
     with pytest.raises(OptionError):
         to_a_label('xn--a.example\u3002\u200d')
+
+
+@pytest.mark.parametrize('params, words', [
+    ({'concurrency': 0}, 'concurrency'), ({'per_address': 0}, 'per_address'), ({'per_address': True}, 'per_address'),
+    ({'deadline': 0}, 'deadline'), ({'deadline': 86401}, 'deadline'),
+])
+def test_bad_caps_are_named(params, words):
+    with pytest.raises(OptionError, match=words):
+        parse(dict(params, helo_name='audit.example.net'), require_domain=False)
+
+
+def test_caps_defaults():
+    options = parse({'helo_name': 'audit.example.net'}, require_domain=False)
+    assert (options.deadline, options.concurrency, options.per_address) == (3600.0, 100, 2)

@@ -6,20 +6,10 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.mxaudit.smtp.plugins.modules import mx_info, smtp_info
-
-
-def run_module(module, args, capsys):
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as info:
-            module.main()
-    result = json.loads(capsys.readouterr().out)
-    return info.value.code, result
+from ansible_collections.mxaudit.smtp.tests.unit.module_call import run_module
 
 
 def test_mx_info(lab, capsys):

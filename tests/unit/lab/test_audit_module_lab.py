@@ -9,26 +9,18 @@ from __future__ import annotations
 import json
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.mxaudit.smtp.plugins.modules import audit
-
-
-def run_module(args, capsys, check_mode=False):
-    if check_mode:
-        args = dict(args, _ansible_check_mode=True)
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as info:
-            audit.main()
-    return info.value.code, json.loads(capsys.readouterr().out)
+from ansible_collections.mxaudit.smtp.tests.unit.module_call import run_module
 
 
 def test_domains_file_with_junk_lines(lab, tmp_path, capsys):
     listing = tmp_path / 'domains.txt'
     listing.write_text('# the portfolio\n\ncompliant.lab.test\n  no-postmaster.lab.test   # refuses postmaster\n'
                        'COMPLIANT.lab.test\nnot a domain\n', encoding='utf-8')
-    code, result = run_module(lab.module_args(domains_file=str(listing), relay_recipient='relay-probe@foreign.lab.test',
-                                              checks=['postmaster']), capsys)
+    args = lab.module_args(domains_file=str(listing), relay_recipient='relay-probe@foreign.lab.test',
+                           checks=['postmaster'])
+    code, result = run_module(audit, args, capsys)
     assert code == 0 and result['changed'] is False
     assert [d['domain'] for d in result['domains']] == ['compliant.lab.test', 'no-postmaster.lab.test', 'not a domain']
     assert [d['compliant'] for d in result['domains']] == [True, False, True]
@@ -37,17 +29,19 @@ def test_domains_file_with_junk_lines(lab, tmp_path, capsys):
 
 def test_check_mode_runs_the_audit_but_writes_no_file(lab, tmp_path, capsys):
     output = tmp_path / 'out.json'
-    code, result = run_module(lab.module_args(domain='compliant.lab.test', checks=['postmaster'],
-                                              output_file=str(output)), capsys, check_mode=True)
+    args = lab.module_args(domain='compliant.lab.test', checks=['postmaster'],
+                           output_file=str(output))
+    code, result = run_module(audit, args, capsys, check_mode=True)
     assert code == 0 and result['changed'] is False and result['compliant'] is True
     assert not output.exists() and 'output_file' not in result
 
 
 def test_output_file_is_written(lab, tmp_path, capsys):
     output = tmp_path / 'out.json'
-    code, result = run_module(lab.module_args(domains=['compliant.lab.test'], checks=['session'],
-                                              output_file=str(output)), capsys)
-    assert code == 0 and result['output_file'] == str(output)
+    args = lab.module_args(domains=['compliant.lab.test'], checks=['session'],
+                           output_file=str(output))
+    code, result = run_module(audit, args, capsys)
+    assert code == 0 and result['output_file'] == str(output) and result['changed'] is True
     written = json.loads(output.read_text())
     assert written['domains'][0]['findings'][1]['transcript'][0].startswith('S: 220 ')
 
@@ -60,6 +54,6 @@ def test_output_file_is_written(lab, tmp_path, capsys):
 ])
 def test_bad_input_fails_before_any_probe(lab, capsys, args, words):
     before = lab.servers['compliant'].connections
-    code, result = run_module(lab.module_args(**args), capsys)
+    code, result = run_module(audit, lab.module_args(**args), capsys)
     assert code == 1 and words in result['msg']
     assert lab.servers['compliant'].connections == before

@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The bulk audit engine: caps, deadline, back-off, vantage point, sharing, retries, output."""
+"""The engine against the lab: caps, deadline, back-off, vantage point, sharing, retries, output."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from ansible_collections.mxaudit.smtp.plugins.module_utils import _module_runner, _options
+from ansible_collections.mxaudit.smtp.plugins.module_utils import _options
 from ansible_collections.mxaudit.smtp.plugins.module_utils._engine.run import Engine
 from ansible_collections.mxaudit.smtp.plugins.module_utils._engine.settings import RunSettings
 from ansible_collections.mxaudit.smtp.tests.lab import LabRunner
@@ -190,11 +190,6 @@ def test_shared_sessions_give_the_verdicts_of_separate_sessions(lab, domains):
 
 # ------------------------------------------------------------------ input and output
 
-def test_domains_file_lines():
-    lines = ['# portfolio', '', 'example.org', '  Bücher.example  # IDN', 'example.org', 'bad domain', 'x' * 70 + '.example']
-    assert _module_runner.parse_domain_lines(lines) == ['example.org', 'Bücher.example', 'example.org', 'bad domain', 'x' * 70 + '.example']
-
-
 def test_invalid_and_duplicate_domains_do_not_stop_the_run(lab):
     domains = ['compliant.lab.test', 'not a domain', 'COMPLIANT.lab.test.', 'under_score.lab.test']
     result = audit(options(lab.port, lab.dns.port), domains).run()
@@ -243,16 +238,6 @@ def test_stats_roll_up(lab):
     assert stats['refused_at']['greeting'] >= 1 and stats['refused_at']['rcpt'] == 1
     assert stats['checks']['postmaster']['fail'] == 1
     assert stats['checks']['postmaster']['percent']['fail'] == round(100.0 / stats['checks']['postmaster']['total'], 1)
-
-
-@pytest.mark.parametrize('settings, words', [
-    ({'concurrency': 0}, 'concurrency'), ({'per_address': 0}, 'per_address'), ({'transcripts': 'some'}, 'transcripts'),
-    ({'deadline': 0}, 'deadline'), ({'retry_4xx': -1}, 'retry_4xx'), ({'checks': ('nope',)}, 'checks'),
-])
-def test_bad_settings(settings, words):
-    with pytest.raises(_options.OptionError) as info:
-        audit(options(25, 53), ['example.org'], **settings)
-    assert words in str(info.value)
 
 
 def test_five_thousand_domains(farm_factory):

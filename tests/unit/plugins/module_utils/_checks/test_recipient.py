@@ -1,0 +1,34 @@
+# Copyright (c) mxaudit.smtp contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""RV-1 judge."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.mxaudit.smtp.plugins.module_utils import _protocol as protocol
+from ansible_collections.mxaudit.smtp.plugins.module_utils._checks import recipient
+
+
+def reply(text: str | None) -> protocol.Reply | None:
+    if text is None:
+        return None
+    return protocol.ReplyParser().feed(text.encode() + b'\r\n')[-1]
+
+
+@pytest.mark.parametrize('unknown, control, status', [
+    ('550 5.1.1 User unknown', None, 'pass'),
+    ('250 2.1.5 Ok', None, 'warn'),
+    ('450 4.7.1 Greylisted', None, 'inconclusive'),
+    ('554 5.7.1 Client host [192.0.2.1] blocked', None, 'inconclusive'),
+    ('550 Relaying is prohibited', None, 'inconclusive'),
+    ('550 Access denied', '250 Ok', 'pass'),
+    ('550 Access denied', '550 Access denied', 'inconclusive'),
+])
+def test_recipient(unknown, control, status):
+    verdict = recipient.judge_recipient(recipient.RecipientEvidence('x@example.org', reply(unknown), reply(control)))
+    assert verdict[0] == status
+    if status == 'warn':
+        assert 'backscatter' in verdict[1] and 'bounce them later' in verdict[1]

@@ -1,0 +1,81 @@
+# Copyright (c) mxaudit.smtp contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""RL-1 and RL-2 judges and the relay forms."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.mxaudit.smtp.plugins.module_utils import _protocol as protocol
+from ansible_collections.mxaudit.smtp.plugins.module_utils._checks import postmaster, relay
+
+
+def reply(text: str | None) -> protocol.Reply | None:
+    if text is None:
+        return None
+    return protocol.ReplyParser().feed(text.encode() + b'\r\n')[-1]
+
+
+@pytest.mark.parametrize('text, status, words', [
+    ('250 2.1.5 Ok', 'fail', 'open relay'),
+    ('550 5.7.1 Unable to relay', 'pass', 'relaying refused'),
+    ('554 5.7.1 <x@example.com>: Relay access denied', 'pass', 'preferred'),
+    ('550 5.7.1 <x@example.com>: Relay access denied', 'pass', 'foreign RCPT got 550 5.7.1: relaying refused'),
+    ('556 5.1.10 Domain example.com does not accept mail (nullMX)', 'inconclusive', 'relay_recipient'),
+    ('554 5.7.1 Client host [192.0.2.1] blocked using zen.spamhaus.org', 'inconclusive', 'outright'),
+    ('450 4.7.1 Greylisted', 'inconclusive', 'temporary'),
+])
+def test_relay_basic(text, status, words):
+    verdict = relay.judge_basic(relay.RelayEvidence('x@example.com', 'a@audit.example.net', reply(text)))
+    assert verdict[0] == status and words in verdict[1]
+
+
+def test_variants_cover_the_classic_forms():
+    variants = relay.build_variants('example.org', 'mx1.example.org', '[192.0.2.10]', 'probe@example.com')
+    recipients = {variant.recipient for variant in variants}
+    for form in ('probe%example.com@example.org', 'probe%example.com@[192.0.2.10]', 'probe%example.com@mx1.example.org',
+                 '"probe@example.com"', '"probe%example.com"', 'probe@example.com@[192.0.2.10]',
+                 '"probe@example.com"@[192.0.2.10]', 'probe@example.com@mx1.example.org', '@[192.0.2.10]:probe@example.com',
+                 '@mx1.example.org:probe@example.com', 'example.com!probe', 'example.com!probe@[192.0.2.10]',
+                 'example.com!probe@mx1.example.org'):
+        assert form in recipients, form
+    senders = {variant.sender for variant in variants if variant.sender is not None}
+    assert senders == {'', 'mxaudit-relay-probe@example.com', 'mxaudit-relay-probe@example.org',
+                       'mxaudit-relay-probe@mx1.example.org', 'mxaudit-relay-probe@[192.0.2.10]'}
+    for variant in variants:  # every form can be built into a command (the deliberately malformed ones too)
+        protocol.rcpt_to(variant.recipient, allow_malformed=variant.malformed)
+
+
+def percent_variant():
+    return relay.Variant('percent hack at the domain', 'probe%example.com@example.org', control_suffix='@example.org')
+
+
+def test_accepted_variant_counts_only_when_a_random_mailbox_there_is_refused():
+    control = ('nosuch@example.org', reply('550 5.1.1 User unknown'))
+    verdict = relay.judge_variant(percent_variant(), reply('250 Ok'), reply('250 Ok'), control, 'a@b.example')
+    assert verdict[0] == 'fail' and 'percent hack' in verdict[1]
+
+
+def test_accept_all_server_is_not_an_open_relay():
+    control = ('nosuch@example.org', reply('250 Ok'))
+    verdict = relay.judge_variant(percent_variant(), reply('250 Ok'), reply('250 Ok'), control, 'a@b.example')
+    assert verdict[0] == 'inconclusive' and 'any local part' in verdict[1]
+
+
+def test_postmaster_foreign_reference_is_never_the_audited_domain():
+    assert postmaster.foreign_reference('probe@example.com', 'example.org') == 'probe@example.com'
+    assert postmaster.foreign_reference('probe@example.com', 'example.com') == 'mxaudit-relay-probe@example.net'
+    assert postmaster.foreign_reference('probe@mail.example.com', 'example.com') == 'mxaudit-relay-probe@example.net'
+    assert postmaster.foreign_reference('probe@example.net', 'mx.example.net') == 'mxaudit-relay-probe@example.com'
+
+
+def test_source_route_needs_no_control():
+    variant = relay.Variant('source route through the domain', '@example.org:probe@example.com')
+    assert relay.judge_variant(variant, reply('250 Ok'), reply('250 Ok'), None, 'a@b.example')[0] == 'fail'
+
+
+def test_refused_sender_is_a_refusal():
+    variant = relay.Variant('null sender', 'probe@example.com', sender='')
+    assert relay.judge_variant(variant, None, reply('501 bad sender'), None, '')[0] == 'pass'
