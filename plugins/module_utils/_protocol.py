@@ -160,17 +160,17 @@ class Reply:
         return '.'.join(match.groups()) if match else None
 
     @property
-    def kind(self) -> int:
+    def code_class(self) -> int:
         return self.code // 100
 
     def is_positive(self) -> bool:
-        return self.kind == 2
+        return self.code_class == 2
 
     def is_transient(self) -> bool:
-        return self.kind == 4
+        return self.code_class == 4
 
     def is_permanent(self) -> bool:
-        return self.kind == 5
+        return self.code_class == 5
 
     def short(self) -> str:
         """One line for summaries: "550 5.7.1 Relaying is prohibited"."""

@@ -27,9 +27,7 @@ PARTIAL_LINES_SHOWN = 3
 
 
 class SessionError(Exception):
-    """A session ended abnormally; ``kind`` names why for the checks."""
-
-    kind = 'error'
+    """A session ended abnormally; the subclass says why."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -39,8 +37,6 @@ class SessionError(Exception):
 class ConnectError(SessionError):
     """No SMTP connection: refused, unreachable or timed out (``reason``)."""
 
-    kind = 'connect'
-
     def __init__(self, message: str, reason: str) -> None:
         super().__init__(message)
         self.reason = reason
@@ -49,25 +45,17 @@ class ConnectError(SessionError):
 class ReplyTimeout(SessionError):
     """No complete reply within the per-reply timeout."""
 
-    kind = 'timeout'
-
 
 class DeadlineExceeded(ReplyTimeout):
     """The session's overall deadline passed."""
-
-    kind = 'deadline'
 
 
 class ServerClosed(SessionError):
     """The server closed the connection while a reply was awaited."""
 
-    kind = 'closed'
-
 
 class MalformedReply(SessionError):
     """The server sent something that is not a reply, or broke a safety bound."""
-
-    kind = 'malformed'
 
     def __init__(self, message: str, bounded: bool) -> None:
         super().__init__(message)

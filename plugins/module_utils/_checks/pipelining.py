@@ -33,24 +33,22 @@ from .probe import CheckOutcome, ProbeSession, ProbeSettings, Target, finding, p
 
 CHECK = 'pipelining'
 RULES = define_rules(CHECK, (
-    Rule('PL-1', 'MUST', 'RFC 2920 3.2',
-         'A pipelined MAIL/RCPT/RSET/QUIT group gets exactly four replies in order, with no early close'),
-    Rule('PL-2', 'MUST', 'RFC 2920 3.2',
-         'A group ending in NOOP is answered completely without further input'),
+    Rule('PL-1', 'MUST', 'RFC 2920 3.2', 'A pipelined MAIL/RCPT/RSET/QUIT group gets exactly four replies in order, with no early close'),
+    Rule('PL-2', 'MUST', 'RFC 2920 3.2', 'A group ending in NOOP is answered completely without further input'),
 ))
 _SESSION_ENDED = Problem(INCONCLUSIVE, 'the session ended before the pipelined group could be sent')
 
 
 @dataclass
 class GroupOutcome:
-    """How a pipelined group was answered: a kind and one plain sentence."""
+    """How a pipelined group was answered: how it ended, and one plain sentence."""
 
-    kind: str        # complete, lost, out_of_order, early_close, stall, temporary, unreadable, unfinished
+    ending: str      # complete, lost, out_of_order, early_close, stall, temporary, unreadable, unfinished
     summary: str
 
     @property
     def failed(self) -> bool:
-        return self.kind in ('lost', 'out_of_order', 'early_close', 'stall')
+        return self.ending in ('lost', 'out_of_order', 'early_close', 'stall')
 
 
 def _codes(replies: list[protocol.Reply]) -> str:
@@ -103,7 +101,7 @@ def _group(settings: ProbeSettings, recipient: str, last: protocol.Command | Non
 def _verdict(outcome: GroupOutcome) -> str:
     if outcome.failed:
         return FAIL
-    if outcome.kind == 'complete':
+    if outcome.ending == 'complete':
         return PASS
     return INCONCLUSIVE
 
@@ -153,11 +151,11 @@ async def check_pipelining(target: Target, settings: ProbeSettings) -> list[Find
         if retry is None:
             summary += '; the retry split before QUIT could not run (%s)' % (
                 retry_probe.problem.summary if retry_probe.problem else 'session ended')
-        elif retry.kind == 'complete':
+        elif retry.ending == 'complete':
             summary += '. Split before QUIT, the group is answered completely: %s' % retry.summary
         else:
             summary += '. Split before QUIT it fails too: %s' % retry.summary
-        if outcome.kind == 'stall' and retry is not None and retry.kind == 'stall':
+        if outcome.ending == 'stall' and retry is not None and retry.ending == 'stall':
             summary += ' (the server answered its non-pipelined EHLO promptly, so this is not a slow server)'
     findings = [finding('PL-1', _verdict(outcome), summary, target, transcript)]
 
@@ -167,7 +165,7 @@ async def check_pipelining(target: Target, settings: ProbeSettings) -> list[Find
         findings.extend(problem_findings(['PL-2'], target, sync_probe.problem or _SESSION_ENDED, sync_transcript))
     else:
         text = sync.summary
-        if sync.kind == 'complete':
+        if sync.ending == 'complete':
             text += ', NOOP ending the group'
         findings.append(finding('PL-2', _verdict(sync), text, target, sync_transcript))
     return findings

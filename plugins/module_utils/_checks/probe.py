@@ -215,7 +215,7 @@ class ProbeSession:
             self._stop(self.settings.run.closed_with_421(self.target.address, reply))
             await self.close()
             return None
-        if reply.kind in (4, 5):
+        if reply.code_class in (4, 5):
             self._refusals += 1
             self.transient_seen = self.transient_seen or reply.is_transient()
         return reply

@@ -56,17 +56,19 @@ def test_compliant_session_transcript(lab):
     ]
 
 
+async def pipelined(lab, behaviour, domain):
+    """EHLO, then the source document's group MAIL / RCPT / RSET / QUIT in one write."""
+    session = smtp.SMTPSession(lab.address(behaviour), lab.port, timeout=2)
+    await session.connect()
+    await smtp.hello(session, HELO)
+    return session, await session.pipeline([protocol.mail_from(''), protocol.rcpt_to('postmaster@' + domain),
+                                            protocol.rset(), protocol.quit_()])
+
+
 def test_pipelined_group_is_one_write_and_replies_come_in_order(lab):
     domain = lab.domain('compliant')
 
-    async def scenario():
-        session = smtp.SMTPSession(lab.address('compliant'), lab.port, timeout=2)
-        await session.connect()
-        await smtp.hello(session, HELO)
-        return await session.pipeline([protocol.mail_from(''), protocol.rcpt_to('postmaster@' + domain),
-                                       protocol.rset(), protocol.quit_()])
-
-    result = run(scenario())
+    _session, result = run(pipelined(lab, 'compliant', domain))
     assert result.complete
     assert [reply.code for reply in result.replies] == [250, 250, 250, 221]
 
@@ -74,14 +76,7 @@ def test_pipelined_group_is_one_write_and_replies_come_in_order(lab):
 def test_pipelining_loses_commands_like_the_source_document(lab):
     domain = lab.domain('pipelining_loses')
 
-    async def scenario():
-        session = smtp.SMTPSession(lab.address('pipelining_loses'), lab.port, timeout=2)
-        await session.connect()
-        await smtp.hello(session, HELO)
-        return session, await session.pipeline([protocol.mail_from(''), protocol.rcpt_to('postmaster@' + domain),
-                                                protocol.rset(), protocol.quit_()])
-
-    session, result = run(scenario())
+    session, result = run(pipelined(lab, 'pipelining_loses', domain))
     assert not result.complete
     assert [reply.code for reply in result.replies] == [250, 221]
     assert isinstance(result.error, smtp.ServerClosed)

@@ -8,14 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.mxaudit.smtp.plugins.module_utils import _protocol as protocol
+from ansible_collections.mxaudit.smtp.tests.unit.server_replies import reply
 from ansible_collections.mxaudit.smtp.plugins.module_utils._checks import null_sender
-
-
-def reply(text: str | None) -> protocol.Reply | None:
-    if text is None:
-        return None
-    return protocol.ReplyParser().feed(text.encode() + b'\r\n')[-1]
 
 
 def ns(null_mail, null_rcpt=None, real_mail=None, real_rcpt=None):

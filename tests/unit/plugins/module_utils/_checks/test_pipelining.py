@@ -10,13 +10,8 @@ import pytest
 
 from ansible_collections.mxaudit.smtp.plugins.module_utils import _protocol as protocol
 from ansible_collections.mxaudit.smtp.plugins.module_utils import _session as smtp
+from ansible_collections.mxaudit.smtp.tests.unit.server_replies import reply
 from ansible_collections.mxaudit.smtp.plugins.module_utils._checks import pipelining
-
-
-def reply(text: str | None) -> protocol.Reply | None:
-    if text is None:
-        return None
-    return protocol.ReplyParser().feed(text.encode() + b'\r\n')[-1]
 
 
 GROUP = [protocol.mail_from('a@audit.example.net'), protocol.rcpt_to('postmaster@example.org'), protocol.rset(),
@@ -31,7 +26,7 @@ def group(codes, error=None, commands=None):
 
 def test_the_source_document_pipelining_failure():
     outcome = pipelining.judge_group(group([250, 221], smtp.ServerClosed('closed')))
-    assert outcome.kind == 'lost' and outcome.failed
+    assert outcome.ending == 'lost' and outcome.failed
     assert 'lost the 2 commands before it' in outcome.summary
 
 
@@ -46,9 +41,9 @@ def test_the_source_document_pipelining_failure():
     ([250], smtp.MalformedReply('mixed codes', False), None, 'unreadable'),
 ])
 def test_group_outcomes(codes, error, closed, kind):
-    assert pipelining.judge_group(group(codes, error), closed).kind == kind
+    assert pipelining.judge_group(group(codes, error), closed).ending == kind
 
 
 def test_sync_point_stall():
     outcome = pipelining.judge_group(group([250], smtp.ReplyTimeout('timeout'), SYNC))
-    assert outcome.kind == 'stall' and 'waited for more input' in outcome.summary
+    assert outcome.ending == 'stall' and 'waited for more input' in outcome.summary

@@ -6,14 +6,8 @@
 
 from __future__ import annotations
 
-from ansible_collections.mxaudit.smtp.plugins.module_utils import _protocol as protocol
+from ansible_collections.mxaudit.smtp.tests.unit.server_replies import reply
 from ansible_collections.mxaudit.smtp.plugins.module_utils._checks import postmaster
-
-
-def reply(text: str | None) -> protocol.Reply | None:
-    if text is None:
-        return None
-    return protocol.ReplyParser().feed(text.encode() + b'\r\n')[-1]
 
 
 def pm_evidence(postmaster_reply, bare=None, mixed=None, abuse=None, foreign=None, domain='example.org'):

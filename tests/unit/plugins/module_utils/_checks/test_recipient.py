@@ -8,14 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.mxaudit.smtp.plugins.module_utils import _protocol as protocol
+from ansible_collections.mxaudit.smtp.tests.unit.server_replies import reply
 from ansible_collections.mxaudit.smtp.plugins.module_utils._checks import recipient
-
-
-def reply(text: str | None) -> protocol.Reply | None:
-    if text is None:
-        return None
-    return protocol.ReplyParser().feed(text.encode() + b'\r\n')[-1]
 
 
 @pytest.mark.parametrize('unknown, control, status', [

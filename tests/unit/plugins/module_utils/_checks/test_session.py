@@ -9,13 +9,9 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.mxaudit.smtp.plugins.module_utils import _protocol as protocol
+from ansible_collections.mxaudit.smtp.tests.unit.server_replies import reply
 from ansible_collections.mxaudit.smtp.plugins.module_utils._checks import session as check
 from ansible_collections.mxaudit.smtp.plugins.module_utils._session import Hello
-
-
-def reply(text: str) -> protocol.Reply:
-    (parsed,) = protocol.ReplyParser().feed(text.encode() + b'\r\n')
-    return parsed
 
 
 def verdict(judge, *args) -> tuple[str, str]:
