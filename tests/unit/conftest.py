@@ -25,6 +25,7 @@ _WORKER = int(os.environ.get('PYTEST_XDIST_WORKER', 'gw0')[2:] or 0)
 TEST_SMTP_PORT = int(os.environ.get('MXAUDIT_TEST_SMTP_PORT', '2587')) + 10 * _WORKER
 TEST_DNS_PORT = int(os.environ.get('MXAUDIT_TEST_DNS_PORT', '5387')) + 10 * _WORKER
 HELO_NAME = 'audit.lab.test'
+_POSTFIX_BEFORE = pytest.StashKey[t.Tuple[bool, bool]]()  # (lab running, lab directory present)
 
 
 @dataclass
@@ -70,7 +71,10 @@ def lab() -> t.Iterator[RunningLab]:
 def postfix() -> t.Iterator[t.Any]:
     """The lab's real Postfix instances on 127.0.2.x (root and the postfix package needed).
 
-    Skipped where Postfix cannot run, except with CI=true: there a missing Postfix fails.
+    A private Postfix instance (tests/lab/postfix.py): the system's Postfix and /etc/postfix are
+    left alone.  Skipped where Postfix cannot run, except with CI=true: there a missing Postfix fails.
+    Left running for the other tests (ansible-test runs every test in a fork of its own); the
+    session stops it again (pytest_sessionfinish below) unless it was running before.
     """
     from ansible_collections.mxaudit.smtp.tests.lab import postfix as lab_postfix
 
@@ -80,7 +84,32 @@ def postfix() -> t.Iterator[t.Any]:
         if os.environ.get('CI', '').lower() == 'true':
             pytest.fail(message + ' (CI=true: .ci/run must install Postfix)')
         pytest.skip(message)
-    started = lab.ensure_running(timeout=60)
+    lab.ensure_running(timeout=60)
     yield lab
-    if started and 'PYTEST_XDIST_WORKER' not in os.environ:
-        lab.stop()
+
+
+def _postfix_lab_controller(config: pytest.Config) -> t.Any:
+    """The Postfix lab as seen by the process that runs the whole session (not an xdist worker)."""
+    if hasattr(config, 'workerinput'):
+        return None
+    from ansible_collections.mxaudit.smtp.tests.lab import postfix as lab_postfix
+
+    lab = lab_postfix.PostfixLab()
+    return lab if lab.available() else None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Note whether the Postfix lab runs before any test (then it is left running afterwards)."""
+    lab = _postfix_lab_controller(session.config)
+    if lab is not None:
+        session.config.stash[_POSTFIX_BEFORE] = (lab.running(), os.path.isdir(lab.root))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Stop and remove the Postfix lab when this session started it (the system's Postfix is not touched)."""
+    lab = _postfix_lab_controller(session.config)
+    before = session.config.stash.get(_POSTFIX_BEFORE, None)
+    if lab is None or before is None or before[0]:
+        return
+    if lab.running() or (not before[1] and os.path.isdir(lab.root)):
+        lab.remove()

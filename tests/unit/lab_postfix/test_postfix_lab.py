@@ -13,7 +13,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import socket
-import subprocess
 import sys
 
 import pytest
@@ -136,12 +135,26 @@ def test_main_cf_never_leaves_loopback():
     assert 'reject_unknown' not in ' '.join(main.values())
 
 
-def test_strip_block_is_idempotent():
-    lab = lab_postfix.PostfixLab()
-    original = 'smtp inet n - y - - smtpd\n'
-    configured = original + lab.master_block()
-    assert lab_postfix.PostfixLab._strip_block(configured) == original
-    assert lab_postfix.PostfixLab._strip_block(original) == original
+def test_master_cf_is_private_and_unchrooted():
+    master = lab_postfix.PostfixLab(port=2525).master_cf()
+    entries = [line.split() for line in master.splitlines() if line and not line.startswith(('#', ' '))]
+    # No chroot (the private queue directory has no /etc copies), no port-25 listener, no pipe(8).
+    assert {fields[4] for fields in entries} == {'n'}, master
+    assert not any(fields[:2] == ['smtp', 'inet'] for fields in entries)
+    assert 'pipe' not in [fields[7] for fields in entries]
+    # postfix-script refuses to start with maillog_file set and no postlog service.
+    assert ['postlog', 'unix-dgram'] in [fields[:2] for fields in entries]
+
+
+def test_main_cf_is_private(tmp_path):
+    lab = lab_postfix.PostfixLab(root=str(tmp_path / 'lab'))
+    main = dict(line.split(' = ', 1) for line in lab.main_cf().splitlines() if not line.startswith('#'))
+    assert main['queue_directory'] == str(tmp_path / 'lab' / 'queue')
+    assert main['data_directory'] == str(tmp_path / 'lab' / 'data')
+    assert main['maillog_file'] == str(tmp_path / 'lab' / 'maillog')
+    assert str(tmp_path / 'lab') in main['maillog_file_prefixes'].split(', ')
+    assert main['alias_maps'] == 'texthash:%s/aliases' % (tmp_path / 'lab' / 'config')
+    assert lab_postfix.SYSTEM_CONFIG_DIR not in lab.main_cf() + lab.master_cf()
 
 
 # -- live Postfix ---------------------------------------------------------------------
@@ -154,9 +167,8 @@ def test_configure_is_idempotent(postfix_lab):
 
 
 def test_live_safety_settings(postfix_lab):
-    postconf = subprocess.run(['postconf', '-h', 'smtpd_peername_lookup', 'default_transport', 'relayhost', 'smtp_dns_support_level'],
-                              env={'PATH': lab_postfix.SBIN_PATH}, stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout.split('\n')
-    assert postconf[:4] == ['no', 'discard:', '', 'disabled']
+    postconf = postfix_lab.postconf('smtpd_peername_lookup', 'default_transport', 'relayhost', 'smtp_dns_support_level')
+    assert postconf == ['no', 'discard:', '', 'disabled']
 
 
 @pytest.mark.parametrize('name', sorted(lab_postfix.INSTANCES))
