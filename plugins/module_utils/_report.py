@@ -8,17 +8,18 @@
 
 Pure functions over plain data (the ``audit`` module's result, as JSON
 gives it back): no I/O, no clock. The filter plugins in plugins/filter/
-are thin wrappers around them, so a task and a template compute a
-summary the same way.
+are thin wrappers around them (see filter_table), so a task and a
+template compute a summary the same way.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 import typing as t
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from ._findings import CATALOGUE, ERROR, FAIL, INCONCLUSIVE, PASS, SKIPPED, STATUSES, WARN
 from ._findings import status_counts as _status_counts
@@ -208,6 +209,8 @@ def merge_results(items: t.Any, generated: str | None = None) -> dict[str, t.Any
     """
     if not isinstance(items, (list, tuple)):
         raise ReportError('expected a list of {host, result} items, got %s' % type(items).__name__)
+    if generated is not None and not isinstance(generated, str):
+        raise ReportError('generated must be a string (ISO 8601), got %s' % type(generated).__name__)
     domains: list[dict[str, t.Any]] = []
     parts: list[Mapping[str, t.Any]] = []
     vantage_points: list[dict[str, t.Any]] = []
@@ -439,3 +442,25 @@ def markdown_code(lines: t.Any) -> str:
     longest = max((len(run) for run in _BACKTICKS.findall(text)), default=0)
     fence = '`' * max(3, longest + 1)
     return '%s\n%s\n%s' % (fence, text, fence)
+
+
+# ---------------------------------------------------------------- filter plugins
+
+
+def filter_table(error: type[Exception], **functions: Callable[..., t.Any]) -> dict[str, Callable[..., t.Any]]:
+    """The FilterModule.filters() table of plugins/filter/: each function under its filter name.
+
+    A ReportError becomes ``error`` (the plugin passes AnsibleFilterError: module_utils code does
+    not import the controller's ansible.errors) with the filter's full name before the message, so
+    that a failing template says which filter refused what. functools.wraps keeps the function's
+    name, docstring and signature for Ansible and for tracebacks.
+    """
+    def wrap(name: str, function: Callable[..., t.Any]) -> Callable[..., t.Any]:
+        @functools.wraps(function)
+        def run(*args: t.Any, **kwargs: t.Any) -> t.Any:
+            try:
+                return function(*args, **kwargs)
+            except ReportError as exc:
+                raise error('mxaudit.smtp.%s: %s' % (name, exc)) from exc
+        return run
+    return {name: wrap(name, function) for name, function in functions.items()}

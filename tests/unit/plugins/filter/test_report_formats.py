@@ -14,22 +14,19 @@ from xml.sax.saxutils import escape, quoteattr
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.mxaudit.smtp.plugins.filter.findings_csv import FilterModule as FindingsCsv
-from ansible_collections.mxaudit.smtp.plugins.filter.group_findings import FilterModule as GroupFindings
-from ansible_collections.mxaudit.smtp.plugins.filter.junit_cases import FilterModule as JunitCases
-from ansible_collections.mxaudit.smtp.plugins.filter.markdown_code import FilterModule as MarkdownCode
-from ansible_collections.mxaudit.smtp.plugins.filter.markdown_escape import FilterModule as MarkdownEscape
-from ansible_collections.mxaudit.smtp.plugins.filter.merge_results import FilterModule as MergeResults
+from ansible_collections.mxaudit.smtp.plugins.filter.formats import FilterModule as Formats
+from ansible_collections.mxaudit.smtp.plugins.filter.markdown import FilterModule as Markdown
+from ansible_collections.mxaudit.smtp.plugins.filter.rollups import FilterModule as Rollups
 from ansible_collections.mxaudit.smtp.plugins.module_utils._report import CSV_COLUMNS, xml_text
 from ansible_collections.mxaudit.smtp.tests.unit.plugins.filter.report_data import (
     audit_result, compliant_domain, finding, no_postmaster_domain)
 
-group_findings = GroupFindings().filters()['group_findings']
-findings_csv = FindingsCsv().filters()['findings_csv']
-junit_cases = JunitCases().filters()['junit_cases']
-markdown_escape = MarkdownEscape().filters()['markdown_escape']
-markdown_code = MarkdownCode().filters()['markdown_code']
-merge = MergeResults().filters()['merge_results']
+group_findings = Rollups().filters()['group_findings']
+findings_csv = Formats().filters()['findings_csv']
+junit_cases = Formats().filters()['junit_cases']
+markdown_escape = Markdown().filters()['markdown_escape']
+markdown_code = Markdown().filters()['markdown_code']
+merge = Rollups().filters()['merge_results']
 
 HOSTILE = 'S: 220 mx.evil.example ESMTP <script>alert(1)</script> & "quotes" | `tick` =cmd'
 
