@@ -8,17 +8,19 @@
 
 Pure functions over plain data (the ``audit`` module's result, as JSON
 gives it back): no I/O, no clock. The filter plugins in plugins/filter/
-are thin wrappers around them, so a task and a template compute a
-summary the same way.
+are thin wrappers around them (see filter_table), so a task and a
+template compute a summary the same way.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 import typing as t
-from collections.abc import Mapping
+import unicodedata
+from collections.abc import Callable, Mapping
 
 from ._checks.registry import CHECK_IDS
 from ._findings import ERROR, FAIL, INCONCLUSIVE, PASS, SKIPPED, STATUSES, WARN
@@ -59,6 +61,31 @@ _XML_INVALID = re.compile('[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010
 _FORMULA_START = ('=', '+', '-', '@', '\t', '\r')
 _MARKDOWN_SPECIAL = re.compile(r'([\\`*_{}\[\]<>|#~&])')
 _BACKTICKS = re.compile('`+')
+
+# Server text must read in a report as the server sent it. These characters change how the text around
+# them is displayed, or do not show at all, so a report writes them as escapes (visible_text):
+# controls (Cc), format characters (Cf: the bidi embeddings, overrides and isolates U+202A-U+202E and
+# U+2066-U+2069, the marks U+200E, U+200F and U+061C, the zero-width U+200B-U+200D, U+2060 and U+FEFF, the
+# soft hyphen, the tag characters), the line and paragraph separators (Zl, Zp), and surrogates (Cs: a
+# lone one can come from JSON, and no encoding can write it). Tab, line feed and carriage return are
+# layout, which each format handles itself.
+_HIDDEN_CATEGORIES = frozenset(('Cc', 'Cf', 'Cs', 'Zl', 'Zp'))
+_TAG_BLOCK = range(0xE0000, 0xE0080)  # the whole block, unassigned code points included
+_LAYOUT = frozenset('\t\n\r')
+# Printable ASCII and layout only: nothing for visible_text to look at (most text, and fast).
+_NOT_PLAIN = re.compile('[^\t\n\r\x20-\x7e]')
+
+# GitHub-flavoured Markdown makes links of plain text (autolinks): URLs after http://, https:// or ftp://,
+# names after www., and e-mail addresses (also after mailto: or xmpp:); GitHub also makes a mention of an
+# @name. In cmark-gfm, GitHub's renderer, a backslash before the ':' of '://' or the '.' of 'www.'
+# stops the first two and renders as the character alone. An address it finds in the text after the
+# escapes are resolved (a\@b.c and a&#64;b.c are links still), so addresses and @names go into code
+# spans, where nothing becomes a link; what they can contain needs no escaping there.
+_URL_COLON = re.compile(r':(?=//)')
+_WWW_DOT = re.compile(r'(?i)(?<![a-z0-9])(www)\.')
+# A run of address characters with an '@' that a letter, digit, '_' or '-' follows; a final '.' (the end
+# of a sentence) stays outside. The run is the longest, so two code spans never touch.
+_ADDRESS = re.compile(r'[A-Za-z0-9.+_-]*@[A-Za-z0-9_-](?:[A-Za-z0-9.+_@-]*[A-Za-z0-9+_@-])?')
 
 
 class ReportError(ValueError):
@@ -209,6 +236,8 @@ def merge_results(items: t.Any, generated: str | None = None) -> dict[str, t.Any
     """
     if not isinstance(items, (list, tuple)):
         raise ReportError('expected a list of {host, result} items, got %s' % type(items).__name__)
+    if generated is not None and not isinstance(generated, str):
+        raise ReportError('generated must be a string (ISO 8601), got %s' % type(generated).__name__)
     domains: list[dict[str, t.Any]] = []
     parts: list[Mapping[str, t.Any]] = []
     vantage_points: list[dict[str, t.Any]] = []
@@ -328,6 +357,34 @@ def _text(value: t.Any) -> str:
     return '' if value is None else str(value)
 
 
+def _hidden(char: str) -> bool:
+    return char not in _LAYOUT and (unicodedata.category(char) in _HIDDEN_CATEGORIES or ord(char) in _TAG_BLOCK)
+
+
+def _escape(char: str) -> str:
+    """Python's escape of a character: \\x1b, \\u202e, \\U000e0041."""
+    code = ord(char)
+    if code < 0x100:
+        return '\\x%02x' % code
+    if code < 0x10000:
+        return '\\u%04x' % code
+    return '\\U%08x' % code
+
+
+def visible_text(value: t.Any) -> str:
+    """The text with every character that changes its display or does not show written as its escape.
+
+    ``550 5.1.1 user <U+202E>known<U+202C> ok`` becomes ``550 5.1.1 user \\u202eknown\\u202c ok``
+    instead of displaying as "user nwonk ok": the way the transcripts already show control bytes
+    (``\\x1b``, _protocol.printable). Tab, line feed and carriage return stay (see _HIDDEN_CATEGORIES).
+    A backslash of the text itself stays as it is, as in the transcripts.
+    """
+    text = _text(value)
+    if not _NOT_PLAIN.search(text):
+        return text
+    return ''.join(_escape(char) if _hidden(char) else char for char in text)
+
+
 def _domains(result: t.Any) -> list[Mapping[str, t.Any]]:
     if not isinstance(result, Mapping) or not isinstance(result.get('domains'), (list, tuple)):
         raise ReportError('expected an audit result (a dict with domains), got %s' % type(result).__name__)
@@ -335,7 +392,7 @@ def _domains(result: t.Any) -> list[Mapping[str, t.Any]]:
 
 
 def _csv_cell(value: t.Any) -> str:
-    text = _text(value)
+    text = visible_text(value)
     # A spreadsheet runs a cell that starts like a formula; server text and domain names are not formulas.
     return "'" + text if text.startswith(_FORMULA_START) else text
 
@@ -355,6 +412,11 @@ def findings_csv(result: t.Any) -> str:
 def xml_text(value: t.Any) -> str:
     """Text XML 1.0 can carry: characters it forbids (even escaped) become U+FFFD. Escaping is the template's."""
     return _XML_INVALID.sub('\ufffd', _text(value))
+
+
+def _junit_text(value: t.Any) -> str:
+    """Hidden characters as escapes first (a NUL reads \\x00, not U+FFFD); xml_text for what is left (U+FFFE)."""
+    return xml_text(visible_text(value))
 
 
 def _case_name(check: str, group: Mapping[str, t.Any], vantage: str | None) -> str:
@@ -377,15 +439,15 @@ def _case_body(findings: list[Mapping[str, t.Any]], statuses: tuple[str, ...]) -
                                               _text(finding.get('level')), _text(finding.get('rfc')),
                                               _text(finding.get('summary'))))
         lines.extend('    ' + _text(line) for line in finding.get('transcript') or [])
-    return xml_text('\n'.join(lines))
+    return _junit_text('\n'.join(lines))
 
 
 def junit_cases(result: t.Any) -> dict[str, t.Any]:
     """The JUnit view: a test suite per domain (and vantage point), a test case per check and MX address.
 
     A case's outcome is the worst status of its findings: ``fail`` -> failure, ``error`` -> error,
-    ``skipped`` -> skipped; ``inconclusive`` and ``warn`` pass with a note (``out``). Every text is
-    XML-safe (xml_text) but not escaped.
+    ``skipped`` -> skipped; ``inconclusive`` and ``warn`` pass with a note (``out``). Every text shows
+    its hidden characters as escapes and is XML-safe (_junit_text), but is not XML-escaped.
     """
     domains = _domains(result)
     # Without sharding a domain is audited from every vantage point: only then does a name need the vantage point.
@@ -408,11 +470,11 @@ def junit_cases(result: t.Any) -> dict[str, t.Any]:
             outcome = {FAIL: 'failure', ERROR: 'error', SKIPPED: 'skipped'}.get(status, 'pass')
             noted = [finding['summary'] for finding in case['findings'] if finding['status'] == status]
             suite_cases.append({
-                'classname': xml_text(domain.get('domain')),
-                'name': xml_text(_case_name(case['check'], case, vantage if several else None)),
+                'classname': _junit_text(domain.get('domain')),
+                'name': _junit_text(_case_name(case['check'], case, vantage if several else None)),
                 'status': status,
                 'outcome': outcome,
-                'message': xml_text('; '.join(_text(summary) for summary in noted)) if status != PASS else '',
+                'message': _junit_text('; '.join(_text(summary) for summary in noted)) if status != PASS else '',
                 'body': _case_body(case['findings'], (FAIL, ERROR) if outcome in ('failure', 'error') else ()),
                 'out': _case_body(case['findings'], (INCONCLUSIVE, WARN)) if outcome in ('pass', 'failure', 'error') else '',
             })
@@ -422,21 +484,65 @@ def junit_cases(result: t.Any) -> dict[str, t.Any]:
         for key, value in counts.items():
             totals[key] += value
         name = _text(domain.get('domain')) + (' from ' + vantage if several and vantage else '')
-        suites.append(dict(counts, name=xml_text(name), vantage_point=xml_text(vantage), cases=suite_cases))
+        suites.append(dict(counts, name=_junit_text(name), vantage_point=_junit_text(vantage), cases=suite_cases))
     return dict(totals, suites=suites)
 
 
+def _markdown_plain(text: str) -> str:
+    text = _MARKDOWN_SPECIAL.sub(r'\\\1', text)
+    text = _URL_COLON.sub(r'\\:', text)
+    return _WWW_DOT.sub(r'\1\\.', text)
+
+
 def markdown_escape(value: t.Any) -> str:
-    """Inline Markdown text (a table cell, a list item): markup characters backslash-escaped, one line."""
-    text = ' '.join(_text(value).split())
-    return _MARKDOWN_SPECIAL.sub(r'\\\1', text)
+    """Inline Markdown text (a table cell, a list item) that renders as the text itself, on one line.
+
+    Hidden characters as escapes (visible_text, before white space is folded: str.split() would take
+    U+2028 for a space), markup characters backslash-escaped, and no autolink: the ':' of '://' and the
+    '.' of 'www.' escaped, addresses and @names in code spans (see _URL_COLON).
+    """
+    text = ' '.join(visible_text(value).split())
+    parts: list[str] = []
+    end = 0
+    for match in _ADDRESS.finditer(text):
+        parts.append(_markdown_plain(text[end:match.start()]))
+        parts.append('`%s`' % match.group())
+        end = match.end()
+    parts.append(_markdown_plain(text[end:]))
+    return ''.join(parts)
 
 
 def markdown_code(lines: t.Any) -> str:
-    """A fenced code block whose fence is longer than any run of backticks in the text, so nothing closes it early."""
+    """A fenced code block whose fence is longer than any run of backticks in the text, so nothing closes it early.
+
+    Hidden characters are shown as escapes (visible_text); nothing in a code block becomes a link.
+    """
     if isinstance(lines, str):
-        lines = lines.splitlines()
-    text = '\n'.join(_text(line) for line in lines or [])
+        # Escaped first: splitlines() would also break at U+2028, U+0085 and the like, unseen.
+        lines = visible_text(lines).splitlines()
+    text = '\n'.join(visible_text(line) for line in lines or [])
     longest = max((len(run) for run in _BACKTICKS.findall(text)), default=0)
     fence = '`' * max(3, longest + 1)
     return '%s\n%s\n%s' % (fence, text, fence)
+
+
+# ---------------------------------------------------------------- filter plugins
+
+
+def filter_table(error: type[Exception], **functions: Callable[..., t.Any]) -> dict[str, Callable[..., t.Any]]:
+    """The FilterModule.filters() table of plugins/filter/: each function under its filter name.
+
+    A ReportError becomes ``error`` (the plugin passes AnsibleFilterError: module_utils code does
+    not import the controller's ansible.errors) with the filter's full name before the message, so
+    that a failing template says which filter refused what. functools.wraps keeps the function's
+    name, docstring and signature for Ansible and for tracebacks.
+    """
+    def wrap(name: str, function: Callable[..., t.Any]) -> Callable[..., t.Any]:
+        @functools.wraps(function)
+        def run(*args: t.Any, **kwargs: t.Any) -> t.Any:
+            try:
+                return function(*args, **kwargs)
+            except ReportError as exc:
+                raise error('mxaudit.smtp.%s: %s' % (name, exc)) from exc
+        return run
+    return {name: wrap(name, function) for name, function in functions.items()}

@@ -9,14 +9,13 @@ from __future__ import annotations
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.mxaudit.smtp.plugins.filter.status_counts import FilterModule as StatusCounts
-from ansible_collections.mxaudit.smtp.plugins.filter.worst_status import FilterModule as WorstStatus
+from ansible_collections.mxaudit.smtp.plugins.filter.rollups import FilterModule
 from ansible_collections.mxaudit.smtp.plugins.module_utils import _findings
 
 from ansible_collections.mxaudit.smtp.tests.unit.plugins.filter.report_data import finding, no_postmaster_domain
 
-status_counts = StatusCounts().filters()['status_counts']
-worst_status = WorstStatus().filters()['worst_status']
+status_counts = FilterModule().filters()['status_counts']
+worst_status = FilterModule().filters()['worst_status']
 
 
 def test_counts_have_all_six_statuses():

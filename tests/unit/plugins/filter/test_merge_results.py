@@ -12,7 +12,7 @@ import json
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.mxaudit.smtp.plugins.filter.merge_results import FilterModule
+from ansible_collections.mxaudit.smtp.plugins.filter.rollups import FilterModule
 from ansible_collections.mxaudit.smtp.plugins.module_utils._report import merge_results
 
 from ansible_collections.mxaudit.smtp.tests.unit.plugins.filter.report_data import audit_result, compliant_domain, no_postmaster_domain

@@ -9,13 +9,12 @@ from __future__ import annotations
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.mxaudit.smtp.plugins.filter.merge_results import FilterModule as MergeResults
-from ansible_collections.mxaudit.smtp.plugins.filter.rollup import FilterModule
+from ansible_collections.mxaudit.smtp.plugins.filter.rollups import FilterModule
 
 from ansible_collections.mxaudit.smtp.tests.unit.plugins.filter.report_data import audit_result, compliant_domain, no_postmaster_domain
 
 rollup = FilterModule().filters()['rollup']
-merge = MergeResults().filters()['merge_results']
+merge = FilterModule().filters()['merge_results']
 
 
 def result():
