@@ -146,11 +146,17 @@ esac
 postfix_lab() {
     "$VENV/bin/python" "$COLLECTION/tests/lab/postfix.py" "$@"
 }
+# The lab runs its own Postfix instance from a private configuration directory; its state, not the
+# system Postfix's, says whether to stop it (grep without -q: with pipefail an early exit of grep
+# could fail the pipe while the lab runs).
+lab_postfix_running() {
+    postfix_lab status 2>/dev/null | grep '^postfix lab: running' >/dev/null
+}
 postfix_was_running=no
 postfix_usable=no
 if [ "$(id -u)" = 0 ] && [ -f "$COLLECTION/tests/lab/postfix.py" ] && PATH="/usr/sbin:/sbin:$PATH" command -v postfix >/dev/null 2>&1; then
     postfix_usable=yes
-    if PATH="/usr/sbin:/sbin:$PATH" postfix status >/dev/null 2>&1; then
+    if lab_postfix_running; then
         postfix_was_running=yes
     fi
 fi
@@ -163,7 +169,7 @@ echo "+ ansible-test $cmd ${args[*]} $*"
 rc=0
 "$VENV/bin/ansible-test" "$cmd" "${args[@]}" "$@" || rc=$?
 
-if [ "$postfix_usable" = yes ] && [ "$postfix_was_running" = no ] && PATH="/usr/sbin:/sbin:$PATH" postfix status >/dev/null 2>&1; then
+if [ "$postfix_usable" = yes ] && [ "$postfix_was_running" = no ] && lab_postfix_running; then
     echo "ansible_test.sh: stopping the Postfix lab (it was not running before)"
     postfix_lab down >/dev/null || true
 fi

@@ -24,7 +24,7 @@ import re
 import typing as t
 from dataclasses import dataclass, field
 
-# Our own safety bounds on what a server may send (DESIGN: "Replies are bounded").
+# Our own safety bounds on what a server may send: a hostile server must not cost unbounded memory.
 # MAX_REPLY_LINE counts the text of a line, its CRLF (or bare LF) not included.
 MAX_REPLY_LINE = 4096
 MAX_REPLY_LINES = 100

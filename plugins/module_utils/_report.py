@@ -50,7 +50,7 @@ STAGE_ROWS: tuple[tuple[str, str, str | None], ...] = (
     ('compliant', 'Compliant domains', 'domains'),
 )
 STAGES = ('greeting', 'ehlo', 'mail', 'rcpt')
-# The counters each refusal stage is a percentage of (DESIGN: sessions, transactions, postmaster probes).
+# The counters each refusal stage is a percentage of (sessions, transactions, postmaster probes).
 STAGE_BASE = {'greeting': 'sessions', 'ehlo': 'sessions', 'mail': 'transactions', 'rcpt': 'postmaster_probes'}
 
 CSV_COLUMNS = ('domain', 'vantage_point', 'mx', 'address', 'check', 'rule', 'status', 'level', 'rfc', 'summary')

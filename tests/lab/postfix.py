@@ -178,7 +178,7 @@ INSTANCE_OVERRIDES = {
     'postfix_open_relay': (
         ('mynetworks', '127.0.0.0/8'),
     ),
-    # RCPT TO:<postmaster@own> and <postmaster> refused (the DESIGN's real-world case).
+    # RCPT TO:<postmaster@own> and <postmaster> refused (the real-world case of the postmaster source document).
     # smtpd accepts a bare <postmaster> before any restriction is applied (hard-coded, RFC 5321
     # 4.5.1), so a command filter first rewrites it to postmaster@<own domain>.
     'postfix_no_postmaster': (

@@ -6,13 +6,12 @@
 
 from __future__ import annotations
 
-import json
 import socket
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.mxaudit.smtp.plugins.modules import smtp_info
+from ansible_collections.mxaudit.smtp.tests.unit.module_call import run_module
 
 
 def raw_ehlo_keywords(address, port):
@@ -33,10 +32,7 @@ def raw_ehlo_keywords(address, port):
 
 
 def run_smtp_info(args, capsys):
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            smtp_info.main()
-    return json.loads(capsys.readouterr().out)
+    return run_module(smtp_info, args, capsys)[1]
 
 
 def test_smtp_info_against_compliant_postfix(lab, postfix, capsys):
