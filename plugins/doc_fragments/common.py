@@ -73,6 +73,32 @@ options:
     type: int
     default: 2
     version_added: 0.2.0
+  policy:
+    description:
+      - Which failed findings make a domain V(noncompliant), and so which rules must be decided for V(compliant).
+      - A rule counts when its level is in O(policy.levels) or its severity is at least O(policy.severity)
+        (the catalogue gives every rule both; see the collection's C(docs/checks.md)).
+      - A domain is V(noncompliant) when a counted rule failed; else V(unverified) when a counted rule was decided at no
+        address of the domain (only V(error), V(inconclusive), or V(skipped) for a reason other than "does not apply");
+        else V(compliant). RV(compliant) is true only for V(compliant); nothing audited is never compliant.
+    type: dict
+    version_added: 0.2.0
+    suboptions:
+      levels:
+        description:
+          - Requirement levels whose failures count.
+        type: list
+        elements: str
+        choices: [MUST, MUST NOT, SHOULD, SHOULD NOT, MAY, BCP]
+        default: [MUST, MUST NOT]
+      severity:
+        description:
+          - The least severity whose failures count, whatever the level; V(none) counts by level only.
+          - The default counts open relaying (V(critical)) and the V(high) rules (postmaster, the null sender, domain
+            acceptance, MX records, pipelining).
+        type: str
+        choices: [info, low, medium, high, critical, none]
+        default: high
   resolver:
     description:
       - How to query DNS.

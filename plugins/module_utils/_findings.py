@@ -27,8 +27,9 @@ STATUSES = (PASS, FAIL, WARN, INCONCLUSIVE, ERROR, SKIPPED)
 # Worst first: used to pick the headline status of a group of findings.
 _SEVERITY = {FAIL: 5, ERROR: 4, INCONCLUSIVE: 3, WARN: 2, PASS: 1, SKIPPED: 0}
 
-# Levels whose failure makes a target non-compliant.
-MANDATORY_LEVELS = ('MUST', 'MUST NOT')
+LEVELS = ('MUST', 'MUST NOT', 'SHOULD', 'SHOULD NOT', 'MAY', 'BCP')
+# Least severe first: a policy counts the severities from its minimum up.
+SEVERITIES = ('info', 'low', 'medium', 'high', 'critical')
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,8 @@ class Rule:
     """One rule of the catalogue. ``check`` is the id of the check that judges it (the value of ``checks``)."""
 
     id: str
-    level: str
+    level: str          # the RFC 2119 requirement level (BCP: best current practice, no RFC keyword)
+    severity: str       # how much a violation matters to a mail operator (docs/checks.md gives the reasoning)
     rfc: str
     title: str
     check: str = ''
@@ -53,7 +55,9 @@ def define_rules(check: str, rules: t.Sequence[Rule]) -> tuple[str, ...]:
         known = CATALOGUE.get(rule.id)
         if known is not None and known.check != check:
             raise ValueError('rule %s is defined by both %s and %s' % (rule.id, known.check, check))
-        CATALOGUE[rule.id] = Rule(rule.id, rule.level, rule.rfc, rule.title, check)
+        if rule.level not in LEVELS or rule.severity not in SEVERITIES:
+            raise ValueError('rule %s: unknown level %r or severity %r' % (rule.id, rule.level, rule.severity))
+        CATALOGUE[rule.id] = Rule(rule.id, rule.level, rule.severity, rule.rfc, rule.title, check)
     return tuple(rule.id for rule in rules)
 
 
@@ -79,6 +83,8 @@ class Finding:
     # False on the copies of a server-level finding made for the other domains of the same MX address:
     # a compact result keeps that transcript once, with the first domain.
     transcript_owner: bool = True
+    # False for a skipped finding whose rule does not apply here (PIPELINING not offered): it counts as decided.
+    applies: bool = True
 
     def __post_init__(self) -> None:
         if self.rule not in CATALOGUE:
@@ -96,12 +102,17 @@ class Finding:
     def level(self) -> str:
         return CATALOGUE[self.rule].level
 
+    @property
+    def severity(self) -> str:
+        return CATALOGUE[self.rule].severity
+
     def to_dict(self) -> dict[str, t.Any]:
         return {
             'check': self.check,
             'rule': self.rule,
             'status': self.status,
             'level': self.level,
+            'severity': self.severity,
             'rfc': self.rfc or CATALOGUE[self.rule].rfc,
             'domain': self.domain,
             'mx': self.mx,
@@ -113,11 +124,6 @@ class Finding:
 
 def _field(finding: Finding | dict[str, t.Any], name: str) -> t.Any:
     return finding[name] if isinstance(finding, dict) else getattr(finding, name)
-
-
-def is_compliant(findings: t.Iterable[Finding | dict[str, t.Any]]) -> bool:
-    """True when no MUST-level finding failed (the `compliant` of every module)."""
-    return not any(_field(f, 'status') == FAIL and _field(f, 'level') in MANDATORY_LEVELS for f in findings)
 
 
 def worst_status(findings: t.Iterable[Finding | dict[str, t.Any]]) -> str | None:

@@ -23,6 +23,7 @@ from ._engine.run import Engine
 from ._engine.settings import RunSettings
 from ._engine.targets import DomainResult
 from ._options import OptionError, Options, parse, relay_recipient, to_a_label
+from ._verdict import COMPLIANT, worst
 
 # Lines of a domains_file; see the audit module's documentation.
 DOMAINS_FILE_MAX_BYTES = 64 * 1024 * 1024
@@ -78,20 +79,24 @@ def run_module(module: AnsibleModule, name: str) -> None:
         if not kind.smtp:
             options.addresses = []  # a DNS module looks the MX up even when addresses are given
         extra = kind.settings(module.params, options.domains) if kind.settings else {}
-        settings = RunSettings(checks=kind.checks, transcripts='all', **extra)
+        settings = RunSettings(checks=kind.checks, transcripts='all', policy=module.params.get('policy'), **extra)
     except OptionError as exc:
         module.fail_json(msg='Invalid option: %s' % exc)
     engine = Engine(options, settings)
     engine.execute()
+    vantage = engine.vantage_point()
     domains = []
     for result, data in engine.take_domains():
         if kind.domain_fields is not None:
             data.update(kind.domain_fields(result))
         domains.append(data)
+    verdict = worst(domain['verdict'] for domain in domains)
     output: dict[str, t.Any] = {
         'domains': domains,
         'findings': [finding for domain in domains for finding in domain['findings']],
-        'compliant': all(domain['compliant'] for domain in domains),
+        'verdict': verdict,
+        'compliant': verdict == COMPLIANT,
+        'vantage_point': vantage,
     }
     for key in kind.collect:
         output[key] = [item for domain in domains for item in domain[key]]
@@ -147,6 +152,7 @@ def audit_engine(params: dict[str, t.Any], check_mode: bool) -> tuple[Engine, li
     settings = RunSettings(
         checks=tuple(params['checks']), retry_4xx=params['retry_4xx'], transcripts=params['transcripts'],
         keep_transcripts=params['transcripts'] == 'all' or bool(params['output_file']) and not check_mode,
+        policy=params.get('policy'),
         **_relay_settings(params, valid))
     return Engine(options, settings, raw_domains), raw_domains
 

@@ -41,6 +41,14 @@ COMMON_ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = {
     'deadline': {'type': 'float', 'default': 3600.0},
     'concurrency': {'type': 'int', 'default': 100},
     'per_address': {'type': 'int', 'default': 2},
+    'policy': {
+        'type': 'dict',
+        'options': {
+            'levels': {'type': 'list', 'elements': 'str', 'default': ['MUST', 'MUST NOT'],
+                       'choices': ['MUST', 'MUST NOT', 'SHOULD', 'SHOULD NOT', 'MAY', 'BCP']},
+            'severity': {'type': 'str', 'default': 'high', 'choices': ['info', 'low', 'medium', 'high', 'critical', 'none']},
+        },
+    },
     'resolver': {
         'type': 'dict',
         'options': {

@@ -23,6 +23,8 @@ import unicodedata
 from collections.abc import Callable, Mapping
 
 from ._checks.registry import CHECK_IDS
+from ._verdict import COMPLIANT, NONCOMPLIANT, UNVERIFIED, VERDICTS, worst
+from ._verdict import counts as verdict_counts
 from ._findings import ERROR, FAIL, INCONCLUSIVE, PASS, SKIPPED, STATUSES, WARN
 from ._findings import status_counts as _status_counts
 from ._findings import worst_status as _worst_status
@@ -53,7 +55,8 @@ STAGES = ('greeting', 'ehlo', 'mail', 'rcpt')
 # The counters each refusal stage is a percentage of (sessions, transactions, postmaster probes).
 STAGE_BASE = {'greeting': 'sessions', 'ehlo': 'sessions', 'mail': 'transactions', 'rcpt': 'postmaster_probes'}
 
-CSV_COLUMNS = ('domain', 'vantage_point', 'mx', 'address', 'check', 'rule', 'status', 'level', 'rfc', 'summary')
+CSV_COLUMNS = ('domain', 'vantage_point', 'verdict', 'mx', 'address', 'check', 'rule', 'status', 'level', 'severity', 'rfc',
+               'summary')
 
 # Characters XML 1.0 cannot carry at all, even escaped.
 _XML_INVALID = re.compile('[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]')
@@ -275,13 +278,27 @@ def merge_results(items: t.Any, generated: str | None = None) -> dict[str, t.Any
             'addresses_unreachable': vantage.get('addresses_unreachable', 0),
             'domains': len(result['domains']),
         })
+    verdicts = [domain_verdict(domain) for domain in domains]
+    # A vantage point that failed audited nothing: its domains are unverified, and so is the merge.
+    verdict = worst(verdicts + ([UNVERIFIED] if failed or not domains else []))
+    stats = merge_stats(parts) if parts else merge_stats([{}])
+    stats['verdicts'] = verdict_counts(verdicts)
     return {
         'domains': domains,
-        'stats': merge_stats(parts) if parts else merge_stats([{}]),
+        'stats': stats,
         'vantage_points': vantage_points,
-        'compliant': not failed and all(domain.get('compliant', True) for domain in domains),
+        'verdict': verdict,
+        'compliant': verdict == COMPLIANT,
         'generated': generated,
     }
+
+
+def domain_verdict(domain: Mapping[str, t.Any]) -> str:
+    """A domain entry's verdict; results from before verdicts existed have only ``compliant``."""
+    verdict = domain.get('verdict')
+    if verdict in VERDICTS:
+        return str(verdict)
+    return COMPLIANT if domain.get('compliant') else NONCOMPLIANT
 
 
 # ---------------------------------------------------------------- roll-up
@@ -404,7 +421,8 @@ def findings_csv(result: t.Any) -> str:
     writer.writerow(CSV_COLUMNS)
     for domain in _domains(result):
         for finding in _findings(domain.get('findings') or [], 'findings of %s' % domain.get('domain')):
-            row = dict(finding, vantage_point=domain.get('vantage_point'), domain=finding.get('domain') or domain.get('domain'))
+            row = dict(finding, vantage_point=domain.get('vantage_point'), domain=finding.get('domain') or domain.get('domain'),
+                       verdict=domain_verdict(domain))
             writer.writerow([_csv_cell(row.get(column)) for column in CSV_COLUMNS])
     return out.getvalue()
 
@@ -442,10 +460,36 @@ def _case_body(findings: list[Mapping[str, t.Any]], statuses: tuple[str, ...]) -
     return _junit_text('\n'.join(lines))
 
 
+def _verdict_case(domain: Mapping[str, t.Any], vantage: str | None) -> dict[str, t.Any]:
+    """The first case of a domain's suite: its verdict - noncompliant a failure, unverified an error."""
+    verdict = domain_verdict(domain)
+    outcome = {NONCOMPLIANT: 'failure', UNVERIFIED: 'error'}.get(verdict, 'pass')
+    message = ''
+    if verdict == NONCOMPLIANT:
+        failed = sorted({_text(finding.get('rule')) for finding in domain.get('findings') or []
+                         if isinstance(finding, Mapping) and finding.get('status') == FAIL
+                         and (finding.get('level') in ('MUST', 'MUST NOT') or finding.get('severity') in ('high', 'critical'))})
+        message = 'noncompliant: %s failed' % (', '.join(failed) if failed else 'a rule the policy counts')
+    elif verdict == UNVERIFIED:
+        undecided = [_text(rule) for rule in domain.get('undecided_rules') or []]
+        message = 'unverified: not decided at any address: %s' % (', '.join(undecided) if undecided else 'the rules the policy counts')
+    coverage = domain.get('coverage') or {}
+    return {
+        'classname': _junit_text(domain.get('domain')),
+        'name': _junit_text('verdict' + (' from ' + vantage if vantage else '')),
+        'status': verdict,
+        'outcome': outcome,
+        'message': _junit_text(message),
+        'body': _junit_text(message),
+        'out': _junit_text('coverage: %s of %s rule-address cells decided' % (coverage.get('decided', '?'), coverage.get('probed', '?'))),
+    }
+
+
 def junit_cases(result: t.Any) -> dict[str, t.Any]:
     """The JUnit view: a test suite per domain (and vantage point), a test case per check and MX address.
 
-    A case's outcome is the worst status of its findings: ``fail`` -> failure, ``error`` -> error,
+    The first case of each suite is the domain's verdict: ``noncompliant`` -> failure, ``unverified`` -> error.
+    A check case's outcome is the worst status of its findings: ``fail`` -> failure, ``error`` -> error,
     ``skipped`` -> skipped; ``inconclusive`` and ``warn`` pass with a note (``out``). Every text shows
     its hidden characters as escapes and is XML-safe (_junit_text), but is not XML-escaped.
     """
@@ -464,7 +508,7 @@ def junit_cases(result: t.Any) -> dict[str, t.Any]:
             case = cases.setdefault(key, {'check': check, 'mx': finding.get('mx'), 'address': finding.get('address'),
                                           'findings': []})
             case['findings'].append(finding)
-        suite_cases = []
+        suite_cases = [_verdict_case(domain, vantage if several else None)]
         for case in sorted(cases.values(), key=lambda case: _check_key(case['check'])):
             status = _worst_status(case['findings']) or PASS
             outcome = {FAIL: 'failure', ERROR: 'error', SKIPPED: 'skipped'}.get(status, 'pass')

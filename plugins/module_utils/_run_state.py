@@ -31,6 +31,7 @@ class Problem:
 
     status: str
     summary: str
+    applies: bool = True    # False: the rules do not apply here (skipped, but decided)
 
 
 def greeting_problem(greeting: protocol.Reply) -> Problem | None:

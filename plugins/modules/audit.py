@@ -129,15 +129,33 @@ domains:
       elements: dict
     findings:
       description:
-        - The findings of this domain in catalogue order, each with C(check), C(rule), C(status), C(level), C(rfc), C(domain),
+        - The findings of this domain in catalogue order, each with C(check), C(rule), C(status), C(level), C(severity), C(rfc), C(domain),
           C(mx), C(address), C(summary) and C(transcript) (see M(mxaudit.smtp.smtp_info) for the fields).
         - Server-level findings (session, pipelining, relay, null sender) come from one probe per MX address and appear in every
           domain that address serves.
       type: list
       elements: dict
+    verdict:
+      description:
+        - V(compliant), V(noncompliant) (a failed finding violates O(policy)) or V(unverified) (a rule O(policy) counts was
+          decided at no address of this domain - DNS failed, no server answered, every reply was a 4xx).
+      type: str
+      version_added: 0.2.0
     compliant:
-      description: True when no MUST-level finding of this domain failed.
+      description: True only when RV(domains[].verdict) is V(compliant).
       type: bool
+    coverage:
+      description: How much was decided - rule-address cells with a decided finding (pass, fail, warn, or skipped because the
+        rule does not apply), cells with any finding, and the percentage.
+      type: dict
+      version_added: 0.2.0
+      sample: {decided: 10, probed: 12, percent: 83.3}
+    undecided_rules:
+      description: The rules O(policy) counts that were decided at no address (why the domain is V(unverified)).
+      type: list
+      elements: str
+      returned: when some were not decided
+      version_added: 0.2.0
 stats:
   description: The roll-up of the run.
   returned: always
@@ -190,8 +208,12 @@ stats:
       description: Postmaster probes made (one per domain and MX address), the base of C(refused_at_percent.rcpt).
       type: int
     compliant:
-      description: Domains with no failed MUST.
+      description: Domains whose verdict is V(compliant).
       type: int
+    verdicts:
+      description: The number of domains of each verdict (V(compliant), V(unverified), V(noncompliant)).
+      type: dict
+      version_added: 0.2.0
     compliant_percent:
       description: The same as a percentage of the domains.
       type: float
@@ -215,6 +237,7 @@ stats:
     refused_at_percent: {greeting: 0.1, ehlo: 0.0, mail: 0.5, rcpt: 0.7}
     reply_421: 1
     compliant: 2901
+    verdicts: {compliant: 2901, unverified: 61, noncompliant: 38}
     compliant_percent: 96.7
     checks: {postmaster: {pass: 8800, fail: 12, warn: 0, inconclusive: 30, error: 3, skipped: 0, total: 8845}}
     seconds: 84.2
@@ -235,8 +258,15 @@ vantage_point:
     addresses_unreachable:
       description: Addresses that refused the connection or could not be reached.
       type: int
+verdict:
+  description:
+    - The worst verdict of the domains (V(noncompliant), then V(unverified), then V(compliant)); V(unverified) when no domain
+      was audited.
+  returned: always
+  type: str
+  version_added: 0.2.0
 compliant:
-  description: True when no domain has a failed MUST.
+  description: True only when RV(verdict) is V(compliant); never true when nothing could be audited.
   returned: always
   type: bool
 """

@@ -18,7 +18,8 @@ description:
     preferred reply. A refusal because the test domain accepts no mail, a refusal of this client, a 4xx or 421 is V(inconclusive).
   - A variant that ends at the server's own domain (C(user%foreign@domain)) counts as relaying only when the same server refuses a
     random unknown mailbox at that domain, because an accept-all server takes any local part, which is not relaying.
-  - RL-1 and RL-2 are best current practice (level V(BCP)), so they do not change RV(compliant).
+  - RL-1 and RL-2 are best current practice (level V(BCP)) of severity V(critical), so under the default O(policy) an open
+    relay makes the domain V(noncompliant).
   - Never sends DATA, so no message is ever relayed.
 author:
   - mxaudit.smtp contributors (@mxaudit)
@@ -82,6 +83,10 @@ findings:
     level:
       description: The requirement level of the rule (V(MUST), V(MUST NOT), V(SHOULD), V(MAY), V(BCP)).
       type: str
+    severity:
+      description: How much a violation of the rule matters (V(critical), V(high), V(medium), V(low), V(info)).
+      type: str
+      version_added: 0.2.0
     rfc:
       description: The RFC section the rule comes from.
       type: str
@@ -106,6 +111,7 @@ findings:
       rule: RL-2
       status: fail
       level: BCP
+      severity: critical
       rfc: RFC 5321 3.6, 7.9
       domain: example.org
       mx: mx1.example.org
@@ -132,18 +138,55 @@ domains:
       description: The findings of this domain, as in RV(findings).
       type: list
       elements: dict
+    verdict:
+      description:
+        - V(compliant), V(noncompliant) (a failed finding violates O(policy)) or V(unverified) (a rule O(policy) counts was
+          decided at no address of this domain - DNS failed, no server answered, every reply was a 4xx).
+      type: str
+      version_added: 0.2.0
     compliant:
-      description: True when no MUST-level finding of this domain failed.
+      description: True only when RV(domains[].verdict) is V(compliant).
       type: bool
+    coverage:
+      description: How much was decided - rule-address cells with a decided finding (pass, fail, warn, or skipped because the
+        rule does not apply), cells with any finding, and the percentage.
+      type: dict
+      version_added: 0.2.0
+      sample: {decided: 10, probed: 12, percent: 83.3}
+    undecided_rules:
+      description: The rules O(policy) counts that were decided at no address (why the domain is V(unverified)).
+      type: list
+      elements: str
+      returned: when some were not decided
+      version_added: 0.2.0
 mx:
   description: The MX hosts of the domain, when a single domain was audited (see M(mxaudit.smtp.mx_info)).
   returned: when one domain was given
   type: list
   elements: dict
+verdict:
+  description:
+    - The worst verdict of the domains (V(noncompliant), then V(unverified), then V(compliant)); V(unverified) when no domain
+      was audited.
+  returned: always
+  type: str
+  version_added: 0.2.0
 compliant:
-  description: True when no MUST-level finding failed.
+  description: True only when RV(verdict) is V(compliant); never true when nothing could be audited.
   returned: always
   type: bool
+vantage_point:
+  description: Whether this host could reach the MX hosts at all (see M(mxaudit.smtp.audit)).
+  returned: always
+  type: dict
+  version_added: 0.2.0
+  contains:
+    blocked:
+      description: True when every connection of the call failed, at several addresses.
+      type: bool
+    message:
+      description: The one sentence that explains a blocked vantage point, or null.
+      type: str
 '''
 
 from ansible.module_utils.basic import AnsibleModule

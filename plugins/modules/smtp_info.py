@@ -199,9 +199,27 @@ domains:
       description: The DNS and session findings of this domain.
       type: list
       elements: dict
+    verdict:
+      description:
+        - V(compliant), V(noncompliant) (a failed finding violates O(policy)) or V(unverified) (a rule O(policy) counts was
+          decided at no address of this domain - DNS failed, no server answered, every reply was a 4xx).
+      type: str
+      version_added: 0.2.0
     compliant:
-      description: True when no MUST-level finding of this domain failed.
+      description: True only when RV(domains[].verdict) is V(compliant).
       type: bool
+    coverage:
+      description: How much was decided - rule-address cells with a decided finding (pass, fail, warn, or skipped because the
+        rule does not apply), cells with any finding, and the percentage.
+      type: dict
+      version_added: 0.2.0
+      sample: {decided: 10, probed: 12, percent: 83.3}
+    undecided_rules:
+      description: The rules O(policy) counts that were decided at no address (why the domain is V(unverified)).
+      type: list
+      elements: str
+      returned: when some were not decided
+      version_added: 0.2.0
 mx:
   description: The MX hosts of the domain, when a single domain was audited (see M(mxaudit.smtp.mx_info)).
   returned: when one domain was given
@@ -228,6 +246,10 @@ findings:
     level:
       description: The requirement level of the rule (V(MUST), V(MUST NOT), V(SHOULD), V(MAY), V(BCP)).
       type: str
+    severity:
+      description: How much a violation of the rule matters (V(critical), V(high), V(medium), V(low), V(info)).
+      type: str
+      version_added: 0.2.0
     rfc:
       description: The RFC section the rule comes from.
       type: str
@@ -252,6 +274,7 @@ findings:
       rule: CMD-3
       status: fail
       level: MUST
+      severity: high
       rfc: RFC 5321 3.5.3, 7.3
       domain: example.org
       mx: mx1.example.org
@@ -260,10 +283,29 @@ findings:
         VRFY postmaster "550 5.1.1 User unknown", VRFY of an unknown user "550 5.1.1 User unknown": postmaster must exist,
         so 550 is not a verification result; a server that will not verify answers 252 (it answers 550 to everything)
       transcript: ["S: 220 mx1.example.org ESMTP", "C: EHLO audit.example.net", "..."]
+verdict:
+  description:
+    - The worst verdict of the domains (V(noncompliant), then V(unverified), then V(compliant)); V(unverified) when no domain
+      was audited.
+  returned: always
+  type: str
+  version_added: 0.2.0
 compliant:
-  description: True when no MUST-level finding failed.
+  description: True only when RV(verdict) is V(compliant); never true when nothing could be audited.
   returned: always
   type: bool
+vantage_point:
+  description: Whether this host could reach the MX hosts at all (see M(mxaudit.smtp.audit)).
+  returned: always
+  type: dict
+  version_added: 0.2.0
+  contains:
+    blocked:
+      description: True when every connection of the call failed, at several addresses.
+      type: bool
+    message:
+      description: The one sentence that explains a blocked vantage point, or null.
+      type: str
 '''
 
 from ansible.module_utils.basic import AnsibleModule

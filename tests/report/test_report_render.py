@@ -27,7 +27,8 @@ from junitparser import Failure, JUnitXml
 STATUSES = ('pass', 'fail', 'warn', 'inconclusive', 'error', 'skipped')
 SEVERITY = ('skipped', 'pass', 'warn', 'inconclusive', 'error', 'fail')  # worst last
 HOSTILE = '<script>alert(1)</script> & "quotes"'
-CSV_COLUMNS = ('domain', 'vantage_point', 'mx', 'address', 'check', 'rule', 'status', 'level', 'rfc', 'summary')
+CSV_COLUMNS = ('domain', 'vantage_point', 'verdict', 'mx', 'address', 'check', 'rule', 'status', 'level', 'severity', 'rfc',
+               'summary')
 
 
 def all_findings(result: dict[str, t.Any]) -> list[tuple[dict[str, t.Any], dict[str, t.Any]]]:
@@ -40,6 +41,10 @@ def expected_cases(result: dict[str, t.Any]) -> dict[tuple[str, str, str, str, s
     for domain, finding in all_findings(result):
         key = (domain['domain'], domain['vantage_point'], finding['check'], finding['mx'] or '', finding['address'] or '')
         cases[key] = max(cases.get(key, 'skipped'), finding['status'], key=SEVERITY.index)
+    # Each suite opens with the domain's verdict: noncompliant a failure, unverified an error.
+    for domain in result['domains']:
+        key = (domain['domain'], domain['vantage_point'], 'verdict', '', '')
+        cases[key] = {'noncompliant': 'fail', 'unverified': 'error', 'compliant': 'pass'}[domain['verdict']]
     return cases
 
 
@@ -111,8 +116,9 @@ def test_a_junit_failure_carries_the_transcript(rendered):
     xml = JUnitXml.fromfile(str(rendered.merged / 'mxaudit-report.junit.xml'))
     suite = next(suite for suite in xml if suite.name.startswith('no-postmaster.lab.test'))
     failed = [case for case in suite if any(isinstance(item, Failure) for item in case.result)]
-    assert [case.name.split()[0] for case in failed] == ['postmaster']
-    failure = next(item for item in failed[0].result if isinstance(item, Failure))
+    assert [case.name.split()[0] for case in failed] == ['verdict', 'postmaster']
+    assert next(item for item in failed[0].result if isinstance(item, Failure)).message.startswith('noncompliant: PM-1')
+    failure = next(item for item in failed[1].result if isinstance(item, Failure))
     assert failure.text.startswith('[FAIL] PM-1 MUST (RFC 5321 4.5.1)')
     assert '    C: RCPT TO:<postmaster@no-postmaster.lab.test>' in failure.text
     assert failure.message and 'postmaster@no-postmaster.lab.test' in failure.message
@@ -132,8 +138,9 @@ def test_csv_has_one_row_per_finding(rendered):
     assert tuple(rows[0]) == CSV_COLUMNS
     for row, (domain, finding) in zip(rows, findings):
         assert row['domain'] == domain['domain'] and row['vantage_point'] == domain['vantage_point']
-        assert (row['rule'], row['status'], row['level'], row['rfc']) == (
-            finding['rule'], finding['status'], finding['level'], finding['rfc'])
+        assert (row['rule'], row['status'], row['level'], row['severity'], row['rfc']) == (
+            finding['rule'], finding['status'], finding['level'], finding['severity'], finding['rfc'])
+        assert row['verdict'] == domain['verdict']
         assert row['mx'] == (finding['mx'] or '') and row['address'] == (finding['address'] or '')
         assert row['summary'] == finding['summary']
     banner = [row for row in rows if row['domain'] == 'hostile-banner.lab.test' and row['rule'] == 'GR-1']
@@ -195,7 +202,7 @@ def test_hostile_text_is_escaped_in_markdown(hostile):
     text = (hostile / 'mxaudit-report.md').read_text()
     row = next(line for line in text.splitlines() if line.startswith('| **fail** | GR-1 |'))
     assert r'\<script\>alert(1)\</script\> \& "quotes"' in row and r'\| \`tick\` \`\`\`' in row
-    assert row.count('|') - row.count(r'\|') == 8          # seven cells, nothing broke out of them
+    assert row.count('|') - row.count(r'\|') == 9          # eight cells, nothing broke out of them
     outside_code = re.sub(r'^(`{3,})\n.*?^\1$', '', text, flags=re.M | re.S)
     assert not re.search(r'(?<!\\)<script', outside_code)   # only as \<script, escaped
     assert '````\nS: 220 mx.hostile-banner.lab.test ESMTP ' + HOSTILE in text  # a fence ``` cannot close
@@ -269,8 +276,11 @@ def test_the_html_verdicts_match_the_json(rendered, dom):
     verdict = reader.find(id='verdict')[0]
     assert verdict['attrs']['data-compliant'] == str(result['compliant']).lower()
     assert 'Not compliant' in text_of(verdict)
+    assert verdict['attrs']['data-verdict'] == result['verdict']
     noncompliant = [d for d in result['domains'] if not d['compliant']]
-    assert text_of(reader.find(data_count='noncompliant-domains')[0]) == str(len(noncompliant))
+    for name in ('compliant', 'noncompliant', 'unverified'):
+        assert text_of(reader.find(data_count=name + '-domains')[0]) == str(
+            sum(1 for d in result['domains'] if d['verdict'] == name)), name
     assert text_of(reader.find(data_count='compliant-domains')[0]) == str(result['stats']['compliant'])
     counts = Counter(finding['status'] for _domain, finding in all_findings(result))
     for status in STATUSES:

@@ -227,11 +227,14 @@ vantage_points:
 EOF
     printf '%s\n' '# portfolio' compliant.lab.test no-postmaster.lab.test open-relay.lab.test null-sender-501.lab.test \
         pipelining-loses.lab.test null-mx.lab.test accept-all.lab.test >"$out/domains.txt"
-    echo "--- ansible-playbook mxaudit.smtp.audit (two vantage points, a domains file, every format)"
+    echo "--- ansible-playbook mxaudit.smtp.audit (two vantage points, a domains file, every format; must fail on the verdict)"
+    local arc=0
     ansible-playbook -i "$out/inventory.yml" mxaudit.smtp.audit -e @"$out/lab.json" \
         -e "mxaudit_hosts=vantage_points mxaudit_domains_file=$out/domains.txt mxaudit_report_dir=$out/reports" \
-        >"$out/run.log" 2>&1 || { cat "$out/run.log"; echo "FAILED: mxaudit.smtp.audit exited non-zero"; return 1; }
+        >"$out/run.log" 2>&1 || arc=$?
     cat "$out/run.log"
+    check "audit.yml exits non-zero on noncompliant domains, after writing the reports, naming them" \
+        bash -c "[ $arc = 2 ] && grep -q 'Not compliant: ' '$out/run.log' && grep -q 'open-relay.lab.test' '$out/run.log'" || rc=1
     local ext
     for ext in html md junit.xml json csv; do
         check "audit.yml wrote mxaudit-report.$ext" test -s "$out/reports/mxaudit-report.$ext" || rc=1
@@ -242,15 +245,16 @@ result = json.load(open(sys.argv[1]))
 domains = sorted(d['domain'] for d in result['domains'])
 assert len(domains) == 7 and len(set(domains)) == 7, domains
 assert sorted(v['host'] for v in result['vantage_points']) == ['vp-one', 'vp-two'], result['vantage_points']
-assert result['compliant'] is False
-bad = {d['domain'] for d in result['domains'] if not d['compliant']}
-assert bad == {'no-postmaster.lab.test', 'null-sender-501.lab.test', 'pipelining-loses.lab.test'}, bad
+assert result['compliant'] is False and result['verdict'] == 'noncompliant'
+bad = {d['domain'] for d in result['domains'] if d['verdict'] == 'noncompliant'}
+assert bad == {'no-postmaster.lab.test', 'null-sender-501.lab.test', 'pipelining-loses.lab.test', 'open-relay.lab.test'}, bad
+assert {d['domain'] for d in result['domains'] if d['verdict'] == 'unverified'} == set()
 EOF
     echo "--- two job slices (--limit, mxaudit_shard_hosts), then ansible-playbook mxaudit.smtp.combine"
     local host
     for host in vp-one vp-two; do
         ansible-playbook -i "$out/inventory.yml" mxaudit.smtp.audit --limit "$host" -e @"$out/lab.json" \
-            -e '{"mxaudit_shard_hosts": ["vp-two", "vp-one"], "mxaudit_report_formats": ["json"]}' \
+            -e '{"mxaudit_shard_hosts": ["vp-two", "vp-one"], "mxaudit_report_formats": ["json"], "mxaudit_accept_noncompliant": true}' \
             -e "mxaudit_hosts=vantage_points mxaudit_domains_file=$out/domains.txt mxaudit_report_dir=$out/slices/$host" \
             >"$out/slice-$host.log" 2>&1 || { cat "$out/slice-$host.log"; echo "FAILED: the slice of $host"; return 1; }
     done
@@ -276,14 +280,28 @@ assert sorted(v['host'] for v in combined['vantage_points']) == ['vp-one', 'vp-t
 assert combined['stats']['domains'] == whole['stats']['domains'] == 7
 assert combined['compliant'] is False
 EOF
-    echo "--- ansible-playbook mxaudit.smtp.audit -e mxaudit_fail_noncompliant=true (must fail)"
+    echo "--- ansible-playbook mxaudit.smtp.audit with only compliant domains (must pass)"
     local frc=0
     ansible-playbook mxaudit.smtp.audit -e @"$out/lab.json" \
-        -e "mxaudit_domains=no-postmaster.lab.test,compliant.lab.test mxaudit_report_dir=$out/reports-2" \
-        -e "mxaudit_report_formats=json mxaudit_fail_noncompliant=true" >"$out/run-fail.log" 2>&1 || frc=$?
-    cat "$out/run-fail.log"
-    check "mxaudit_fail_noncompliant=true fails a non-compliant run, naming the domain" \
-        bash -c "[ $frc = 2 ] && grep -q 'Not compliant: no-postmaster.lab.test' '$out/run-fail.log'" || rc=1
+        -e '{"mxaudit_domains": ["compliant.lab.test"], "mxaudit_report_formats": ["json"]}' -e "mxaudit_report_dir=$out/reports-2" \
+        >"$out/run-pass.log" 2>&1 || frc=$?
+    cat "$out/run-pass.log"
+    check "audit.yml exits 0 when every domain is compliant" \
+        bash -c "[ $frc = 0 ] && grep -q 'verdict: COMPLIANT' '$out/run-pass.log'" || rc=1
+    echo "--- ansible-playbook mxaudit.smtp.audit where nothing listens on the port (port 25 blocked: must fail, unverified)"
+    frc=0
+    ansible-playbook mxaudit.smtp.audit -e @"$out/lab.json" -e mxaudit_port=9 \
+        -e '{"mxaudit_domains": ["compliant.lab.test"], "mxaudit_report_formats": ["json"]}' -e "mxaudit_report_dir=$out/reports-3" \
+        >"$out/run-blocked.log" 2>&1 || frc=$?
+    cat "$out/run-blocked.log"
+    check "audit.yml fails when the vantage point cannot reach the port, every domain unverified" \
+        bash -c "[ $frc = 2 ] && grep -q 'Unverified (nothing the policy counts could be decided): compliant.lab.test' '$out/run-blocked.log'" || rc=1
+    check "the blocked run's report says unverified" "$VENV/bin/python" - "$out/reports-3/mxaudit-report.json" <<'EOF' || rc=1
+import json, sys
+result = json.load(open(sys.argv[1]))
+assert result['verdict'] == 'unverified' and result['compliant'] is False, result['verdict']
+assert {d['verdict'] for d in result['domains']} == {'unverified'}
+EOF
     return "$rc"
 }
 
@@ -301,7 +319,7 @@ EOF
         -e '{"mxaudit_hosts": "localhost", "mxaudit_gate_domain": "compliant.lab.test", "mxaudit_gate_addresses": ["127.0.1.1"]}' \
         >"$out/pass.log" 2>&1 || grc=$?
     cat "$out/pass.log"
-    check "gate.yml passes a compliant server" bash -c "[ $grc = 0 ] && grep -q 'passed (fail_on: MUST)' '$out/pass.log'" || rc=1
+    check "gate.yml passes a compliant server" bash -c "[ $grc = 0 ] && grep -q 'passed, verdict compliant (fail_on: MUST' '$out/pass.log'" || rc=1
     echo "--- ansible-playbook mxaudit.smtp.gate against the server without postmaster (must fail)"
     grc=0
     ansible-playbook mxaudit.smtp.gate -e @"$out/lab.json" \
@@ -310,6 +328,14 @@ EOF
     cat "$out/fail.log"
     check "gate.yml fails a server without postmaster, listing PM-1" \
         bash -c "[ $grc = 2 ] && grep -q -- '- PM-1 MUST fail at 127.0.1.15' '$out/fail.log'" || rc=1
+    echo "--- ansible-playbook mxaudit.smtp.gate against an address where nothing listens (must fail: not audited)"
+    grc=0
+    ansible-playbook mxaudit.smtp.gate -e @"$out/lab.json" \
+        -e '{"mxaudit_hosts": "localhost", "mxaudit_gate_domain": "compliant.lab.test", "mxaudit_gate_addresses": ["127.0.9.9"]}' \
+        >"$out/unverified.log" 2>&1 || grc=$?
+    cat "$out/unverified.log"
+    check "gate.yml fails a server it could not audit" \
+        bash -c "[ $grc = 2 ] && grep -q 'NOT AUDITED, verdict unverified' '$out/unverified.log'" || rc=1
     return "$rc"
 }
 

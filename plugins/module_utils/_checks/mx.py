@@ -19,8 +19,8 @@ from .._findings import ERROR, FAIL, PASS, WARN, Finding, Rule, define_rules
 
 CHECK = 'mx'
 RULES = define_rules(CHECK, (
-    Rule('MX-1', 'MUST', 'RFC 5321 5.1', 'No MX: implicit MX on A/AAAA; an MX target has an address and is a host name, not an IP address'),
-    Rule('MX-2', 'MUST', 'RFC 7505 3', 'A null MX ("0 .") is the only MX of its domain; such a domain is not probed'),
+    Rule('MX-1', 'MUST', 'high', 'RFC 5321 5.1', 'No MX: implicit MX on A/AAAA; an MX target has an address and is a host name, not an IP address'),
+    Rule('MX-2', 'MUST', 'high', 'RFC 7505 3', 'A null MX ("0 .") is the only MX of its domain; such a domain is not probed'),
 ))
 
 

@@ -25,7 +25,7 @@ from .probe import ProbeSession, Target, finding, problem_findings, quote
 
 CHECK = 'null_sender'
 RULES = define_rules(CHECK, (
-    Rule('NS-1', 'MUST', 'RFC 5321 4.5.5, 6.1', 'MAIL FROM:<> is accepted'),
+    Rule('NS-1', 'MUST', 'high', 'RFC 5321 4.5.5, 6.1', 'MAIL FROM:<> is accepted'),
 ))
 RULE = RULES[0]
 

@@ -33,8 +33,8 @@ from .probe import CheckOutcome, ProbeSession, ProbeSettings, Target, finding, p
 
 CHECK = 'pipelining'
 RULES = define_rules(CHECK, (
-    Rule('PL-1', 'MUST', 'RFC 2920 3.2', 'A pipelined MAIL/RCPT/RSET/QUIT group gets exactly four replies in order, with no early close'),
-    Rule('PL-2', 'MUST', 'RFC 2920 3.2', 'A group ending in NOOP is answered completely without further input'),
+    Rule('PL-1', 'MUST', 'high', 'RFC 2920 3.2', 'A pipelined MAIL/RCPT/RSET/QUIT group gets exactly four replies in order, with no early close'),
+    Rule('PL-2', 'MUST', 'high', 'RFC 2920 3.2', 'A group ending in NOOP is answered completely without further input'),
 ))
 _SESSION_ENDED = Problem(INCONCLUSIVE, 'the session ended before the pipelined group could be sent')
 
@@ -115,7 +115,7 @@ async def _pipelined(target: Target, settings: ProbeSettings, recipient: str, la
             return None, probe
         capabilities = probe.hello.capabilities if probe.hello is not None else None
         if capabilities is None or not capabilities.has('PIPELINING'):
-            probe.problem = Problem(SKIPPED, 'PIPELINING is not offered in the EHLO reply; nothing to check')
+            probe.problem = Problem(SKIPPED, 'PIPELINING is not offered in the EHLO reply; nothing to check', applies=False)
             return None, probe
         result = await probe.pipeline(_group(settings, recipient, last))
         if result is None:

@@ -31,9 +31,9 @@ from .probe import ProbeSession, Target, begin, finding, problem_findings, quote
 
 CHECK = 'postmaster'
 RULES = define_rules(CHECK, (
-    Rule('PM-1', 'MUST', 'RFC 5321 4.5.1', 'RCPT TO:<postmaster@D> and <Postmaster> (any case) are accepted at every MX of D'),
-    Rule('PM-2', 'SHOULD', 'RFC 2142 4, 5', 'RCPT TO:<abuse@D> is accepted'),
-    Rule('RL-3', 'MUST', 'RFC 5321 4.5.1, 3.6', 'An MX accepts mail for the domains whose MX it is'),
+    Rule('PM-1', 'MUST', 'high', 'RFC 5321 4.5.1', 'RCPT TO:<postmaster@D> and <Postmaster> (any case) are accepted at every MX of D'),
+    Rule('PM-2', 'SHOULD', 'low', 'RFC 2142 4, 5', 'RCPT TO:<abuse@D> is accepted'),
+    Rule('RL-3', 'MUST', 'high', 'RFC 5321 4.5.1, 3.6', 'An MX accepts mail for the domains whose MX it is'),
 ))
 
 

@@ -318,7 +318,7 @@ async def begin(probe: ProbeSession, null_first: bool = True) -> Transaction:
 
 def problem_findings(rules: t.Sequence[str], target: Target, problem: Problem, transcript: list[str]) -> list[Finding]:
     return [Finding(rule=rule, status=problem.status, summary=problem.summary, domain=target.domain, mx=target.mx,
-                    address=target.address, transcript=list(transcript)) for rule in rules]
+                    address=target.address, transcript=list(transcript), applies=problem.applies) for rule in rules]
 
 
 def finding(rule: str, status: str, summary: str, target: Target, transcript: list[str]) -> Finding:

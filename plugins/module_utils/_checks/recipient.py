@@ -25,7 +25,7 @@ from .probe import ProbeSession, Target, Transaction, begin, finding, problem_fi
 
 CHECK = 'recipient'
 RULES = define_rules(CHECK, (
-    Rule('RV-1', 'BCP', 'RFC 5321 3.6, 6.1', 'A random unknown local part is refused at RCPT time; 2xx means bounces later (backscatter risk)'),
+    Rule('RV-1', 'BCP', 'medium', 'RFC 5321 3.6, 6.1', 'A random unknown local part is refused at RCPT time; 2xx means bounces later (backscatter risk)'),
 ))
 RULE = RULES[0]
 

@@ -33,8 +33,9 @@ from .probe import ProbeSession, ProbeSettings, Target, begin, finding, problem_
 
 CHECK = 'relay'
 RULES = define_rules(CHECK, (
-    Rule('RL-1', 'BCP', 'RFC 5321 3.6, 7.9', 'RCPT to a foreign domain from an outside client gets 5xx; 2xx is an open relay'),
-    Rule('RL-2', 'BCP', 'RFC 5321 3.6, 7.9', 'No relay variant (percent hack, bang path, quoted local part, source route, IP literal, double @) is accepted'),
+    Rule('RL-1', 'BCP', 'critical', 'RFC 5321 3.6, 7.9', 'RCPT to a foreign domain from an outside client gets 5xx; 2xx is an open relay'),
+    Rule('RL-2', 'BCP', 'critical', 'RFC 5321 3.6, 7.9',
+         'No relay variant (percent hack, bang path, quoted local part, source route, IP literal, double @) works'),
 ))
 PROBE_SENDER = 'mxaudit-relay-probe'
 

@@ -29,12 +29,13 @@ from .probe import CheckOutcome, ProbeSettings, Target, session_problem
 
 CHECK = 'session'
 RULES = define_rules(CHECK, (
-    Rule('GR-1', 'MUST', 'RFC 5321 4.2, 4.3.1', 'The greeting is "220 <domain or address literal>"; a 554 greeting is a legal refusal'),
-    Rule('GR-2', 'MUST', 'RFC 5321 4.2.1', 'Reply syntax: three-digit code with first digit 2-5, the same code on every line of a multiline reply'),
-    Rule('GR-3', 'MUST', 'RFC 5321 2.2.1, 3.2', 'EHLO is supported; HELO works as a fallback and gets no extension list'),
-    Rule('CMD-1', 'MUST', 'RFC 5321 4.1.1.9, 4.1.1.10, 4.1.1.5', 'NOOP gets 250; RSET gets 250 and clears the transaction; QUIT gets 221 and a close'),
-    Rule('CMD-2', 'MUST', 'RFC 5321 4.3.2', 'An unknown verb gets 500 and the connection stays open'),
-    Rule('CMD-3', 'MUST', 'RFC 5321 3.5.3, 7.3', 'VRFY gets 250 only for a verified mailbox, 252 when verification is disabled'),
+    Rule('GR-1', 'MUST', 'medium', 'RFC 5321 4.2, 4.3.1', 'The greeting is "220 <domain or address literal>"; a 554 greeting is a legal refusal'),
+    Rule('GR-2', 'MUST', 'medium', 'RFC 5321 4.2.1', 'Reply syntax: three-digit code with first digit 2-5, the same code on every line of a multiline reply'),
+    Rule('GR-3', 'MUST', 'medium', 'RFC 5321 2.2.1, 3.2', 'EHLO is supported; HELO works as a fallback and gets no extension list'),
+    Rule('CMD-1', 'MUST', 'medium', 'RFC 5321 4.1.1.9, 4.1.1.10, 4.1.1.5',
+         'NOOP gets 250; RSET gets 250 and clears the transaction; QUIT gets 221 and a close'),
+    Rule('CMD-2', 'MUST', 'medium', 'RFC 5321 4.3.2', 'An unknown verb gets 500 and the connection stays open'),
+    Rule('CMD-3', 'MUST', 'medium', 'RFC 5321 3.5.3, 7.3', 'VRFY gets 250 only for a verified mailbox, 252 when verification is disabled'),
 ))
 UNKNOWN_VERB = 'XMXAUDITUNKNOWN'
 # 500 "command unrecognized", 502 "not implemented", 504 "parameter not implemented"

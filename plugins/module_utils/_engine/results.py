@@ -12,7 +12,8 @@ import os
 import tempfile
 import typing as t
 
-from .._findings import FAIL, Finding, is_compliant
+from .._findings import FAIL, Finding
+from .._verdict import COMPLIANT, UNVERIFIED
 from .targets import DomainResult
 
 
@@ -25,12 +26,18 @@ def finding_dict(finding: Finding, transcripts: str) -> dict[str, t.Any]:
 
 def domain_dict(result: DomainResult, transcripts: str) -> dict[str, t.Any]:
     """The fields every module returns per domain; modules add their own (see _module_runner.py)."""
-    return {
+    verdict = result.verdict.verdict if result.verdict is not None else UNVERIFIED
+    data: dict[str, t.Any] = {
         'domain': result.domain,
         'mx': result.mx.to_dict() if result.mx is not None else [],
         'findings': [finding_dict(finding, transcripts) for finding in result.findings],
-        'compliant': is_compliant(result.findings),
+        'verdict': verdict,
+        'compliant': verdict == COMPLIANT,
+        'coverage': result.verdict.coverage if result.verdict is not None else {'decided': 0, 'probed': 0, 'percent': 0.0},
     }
+    if result.verdict is not None and result.verdict.undecided_rules:
+        data['undecided_rules'] = list(result.verdict.undecided_rules)
+    return data
 
 
 def write_json(path: str, head: dict[str, t.Any], domains: t.Iterable[dict[str, t.Any]]) -> None:

@@ -25,6 +25,7 @@ from .._checks import mx as mx_check
 from .._findings import PASS
 from .._options import Options
 from .._run_state import RunState
+from .._verdict import judge_domain, worst
 from . import results as shaping
 from . import schedule
 from .plan import Job, plan
@@ -82,8 +83,21 @@ class Engine:
             if check.id in self.settings.checks:
                 found += check.judge(result.mx)
             elif check.explains_targets:
-                found += [finding for finding in check.judge(result.mx) if finding.status != PASS]
+                # Why a domain was not probed stays visible: a null MX's pass too, when nothing was probed.
+                found += [finding for finding in check.judge(result.mx) if finding.status != PASS or not result.probes_apply]
         return found
+
+    def _expected_rules(self, result: DomainResult) -> list[str]:
+        """The rules the run was meant to decide for a domain: those of every selected check that applies to it."""
+        settings = self.probe_settings(None)
+        rules: list[str] = []
+        for check_id in self.settings.checks:
+            check = CHECKS[check_id]
+            if check.scope == DOMAIN:
+                continue  # the DNS judge says which of its rules concern the domain, by the findings it gives
+            if result.probes_apply:
+                rules.extend(check.active_rules(settings))
+        return rules
 
     def _collect(self) -> None:
         for job in self.jobs:
@@ -99,6 +113,7 @@ class Engine:
         for result in self.results.values():
             probed = sorted(result.findings, key=lambda f: (RULE_ORDER[f.rule], f.address or ''))
             result.findings = self._domain_findings(result) + probed
+            result.verdict = judge_domain(result.findings, self._expected_rules(result), self.settings.policy)
 
     # -------------------------------------------------------------- results
 
@@ -124,8 +139,9 @@ class Engine:
         stats = self.stats()
         vantage = self.vantage_point()
         domains = [data for _result, data in self.take_domains()]
-        return {'domains': domains, 'stats': stats, 'vantage_point': vantage,
-                'compliant': all(domain['compliant'] for domain in domains)}
+        verdict = worst(domain['verdict'] for domain in domains)
+        return {'domains': domains, 'stats': stats, 'vantage_point': vantage, 'verdict': verdict,
+                'compliant': verdict == 'compliant'}
 
     def run(self) -> dict[str, t.Any]:
         self.execute()

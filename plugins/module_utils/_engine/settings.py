@@ -8,10 +8,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .._checks.registry import CHECK_IDS, resolve
 from .._options import OptionError
+from .._verdict import Policy, PolicyError, parse_policy
 
 TRANSCRIPTS = ('failures', 'all', 'none')
 DEFAULT_RELAY_RECIPIENT = 'mxaudit-relay-probe@example.com'
@@ -27,8 +28,15 @@ class RunSettings:
     # False when nothing will ever show a passing finding's transcript (no output file, transcripts not 'all'):
     # they are then dropped as soon as a job ends, which keeps a 10,000-domain run small in memory.
     keep_transcripts: bool = True
+    # Which failures make a domain noncompliant (the ``policy`` option; a dict is parsed).
+    policy: Policy = field(default_factory=Policy)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.policy, Policy):
+            try:
+                self.policy = parse_policy(self.policy)
+            except PolicyError as exc:
+                raise OptionError(str(exc))
         if not self.checks:
             raise OptionError('checks: at least one check is required; choose from %s' % ', '.join(CHECK_IDS))
         try:

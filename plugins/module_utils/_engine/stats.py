@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import typing as t
 
-from .._findings import STATUSES, is_compliant
+from .._findings import STATUSES
+from .._verdict import COMPLIANT, UNVERIFIED
+from .._verdict import counts as verdict_counts
 from .._run_state import RunState
 from .targets import DomainResult
 
@@ -39,7 +41,8 @@ def stats(results: t.Sequence[DomainResult], run: RunState, addresses: int, seco
     counters = run.counters
     total = len(results)
     mx_sets = [result.mx for result in results if result.mx is not None]
-    compliant = sum(1 for result in results if is_compliant(result.findings))
+    verdicts = verdict_counts(result.verdict.verdict if result.verdict is not None else UNVERIFIED for result in results)
+    compliant = verdicts[COMPLIANT]
     per_check: dict[str, dict[str, t.Any]] = {}
     for result in results:
         for finding in result.findings:
@@ -71,6 +74,7 @@ def stats(results: t.Sequence[DomainResult], run: RunState, addresses: int, seco
         'transactions': counters['transactions'],
         'postmaster_probes': counters['postmaster_probes'],
         'compliant': compliant,
+        'verdicts': verdicts,
         'compliant_percent': _percent(compliant, total),
         'checks': per_check,
         'seconds': round(seconds, 2),

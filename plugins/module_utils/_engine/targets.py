@@ -15,6 +15,7 @@ from .._checks.probe import Target
 from .._dns import MXSet, Resolver
 from .._findings import Finding
 from .._options import OptionError, Options, to_a_label
+from .._verdict import DomainVerdict
 
 
 @dataclass
@@ -26,6 +27,12 @@ class DomainResult:
     invalid: str | None = None             # why the name was not audited
     findings: list[Finding] = field(default_factory=list)
     records: list[tuple[Target, t.Any]] = field(default_factory=list)  # (target, record) of checks that keep one
+    verdict: DomainVerdict | None = None   # set when the run's findings are collected
+
+    @property
+    def probes_apply(self) -> bool:
+        """False for a domain that accepts no mail by its null MX: no SMTP rule applies to it."""
+        return not (self.mx is not None and self.mx.null_mx and not self.mx.null_mx_mixed)
 
 
 def domain_results(raw_domains: t.Sequence[t.Any]) -> dict[str, DomainResult]:

@@ -23,7 +23,8 @@ def test_domains_file_with_junk_lines(lab, tmp_path, capsys):
     code, result = run_module(audit, args, capsys)
     assert code == 0 and result['changed'] is False
     assert [d['domain'] for d in result['domains']] == ['compliant.lab.test', 'no-postmaster.lab.test', 'not a domain']
-    assert [d['compliant'] for d in result['domains']] == [True, False, True]
+    assert [d['verdict'] for d in result['domains']] == ['compliant', 'noncompliant', 'unverified']
+    assert [d['compliant'] for d in result['domains']] == [True, False, False]
     assert result['stats']['invalid'] == 1 and result['compliant'] is False
 
 

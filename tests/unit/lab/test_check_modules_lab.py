@@ -188,16 +188,23 @@ def transcript(results, rule):
 # ---------------------------------------------------------------- invariants
 
 def assert_finding_shapes(results, domain, address):
-    """Catalogue fields, where each finding was probed, and ``compliant`` = no MUST-level fail."""
+    """Catalogue fields, where each finding was probed, and the verdict the default policy gives."""
     for name, result in results.items():
         for finding in result['findings']:
             assert (finding['check'], finding['level']) == CATALOGUE[finding['rule']], finding
             assert finding['domain'] == domain and finding['address'] == address, finding
             assert finding['mx'] == 'mx.' + domain, finding
             assert isinstance(finding['summary'], str) and finding['summary'], finding
-        must_failed = any(finding['status'] == 'fail' and finding['level'] in ('MUST', 'MUST NOT')
-                          for finding in result['findings'])
-        assert result['compliant'] is not must_failed, name
+        counted = [finding for finding in result['findings']
+                   if finding['level'] in ('MUST', 'MUST NOT') or finding['severity'] in ('high', 'critical')]
+        if any(finding['status'] == 'fail' for finding in counted):
+            assert result['verdict'] == 'noncompliant', name
+        elif result['verdict'] == 'compliant':
+            decided = {finding['rule'] for finding in counted if finding['status'] in ('pass', 'warn', 'skipped')}
+            assert decided == {finding['rule'] for finding in counted}, name
+        else:
+            assert result['verdict'] == 'unverified', name
+        assert result['compliant'] is (result['verdict'] == 'compliant'), name
         assert len(result['domains']) == 1, result['domains']
         entry = result['domains'][0]
         assert entry['domain'] == domain and entry['compliant'] is result['compliant']
@@ -292,8 +299,8 @@ def test_percent_relay_fails_rl2_only_and_names_the_percent_hack(lab, capsys):
     # Only percent-hack forms are blamed.
     for form in ('bang path', 'source route', 'double @', 'quoted', 'null sender', 'sender at'):
         assert form not in text, text
-    # RL-2 is best current practice: compliant stays true.
-    assert result['compliant'] is True
+    # RL-2 is best current practice, but of critical severity: an open relay in any form is noncompliant.
+    assert result['verdict'] == 'noncompliant' and result['compliant'] is False
 
 
 def test_open_relay_is_named_an_open_relay(lab, capsys):
@@ -335,7 +342,11 @@ def test_greylisting_and_421_are_never_failures(lab, capsys):
         results = run_all(lab, capsys, domain=lab.domain(behaviour))
         statuses = {finding['status'] for finding in findings_of(results)}
         assert statuses <= {'pass', 'inconclusive'}, verdict_message(behaviour, LAB_EXPECTED[behaviour], results)
-        assert all(result['compliant'] for result in results.values())
+        for name, result in results.items():
+            # Where nothing was decided the verdict is unverified, never compliant; never noncompliant anywhere.
+            decided = any(finding['status'] == 'pass' for finding in result['findings'])
+            assert result['verdict'] == ('compliant' if decided else 'unverified'), (behaviour, name)
+            assert result['compliant'] is decided, (behaviour, name)
     assert_no_lab_server_saw_data(lab)
 
 

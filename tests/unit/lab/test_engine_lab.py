@@ -154,7 +154,25 @@ def test_unreachable_vantage_point_is_reported_once(lab):
     assert vantage['blocked'] and vantage['addresses_unreachable'] == 5
     assert 'cannot reach TCP port %d' % FARM_PORT in vantage['message']
     assert result['stats']['connect_errors'] == 5
+    assert {d['verdict'] for d in result['domains']} == {'unverified'} and result['verdict'] == 'unverified'
     assert {f['status'] for d in result['domains'] for f in d['findings'] if f['rule'] != 'MX-1'} <= {'error', 'skipped'}
+
+
+def test_verdicts_never_green_by_accident(lab):
+    domains = ['compliant.lab.test', 'open-relay.lab.test', 'nxdomain.lab.test', 'never-greets.lab.test',
+               'null-mx.lab.test']
+    result = audit(options(lab.port, lab.dns.port, timeout=1.0), domains).run()
+    verdicts = {d['domain']: d['verdict'] for d in result['domains']}
+    assert verdicts == {'compliant.lab.test': 'compliant', 'open-relay.lab.test': 'noncompliant',
+                        'nxdomain.lab.test': 'unverified', 'never-greets.lab.test': 'unverified',
+                        'null-mx.lab.test': 'compliant'}
+    assert result['verdict'] == 'noncompliant' and result['compliant'] is False
+    by_domain = {d['domain']: d for d in result['domains']}
+    assert by_domain['nxdomain.lab.test']['coverage'] == {'decided': 0, 'probed': 1, 'percent': 0.0}
+    assert 'PM-1' in by_domain['never-greets.lab.test']['undecided_rules']
+    assert by_domain['compliant.lab.test']['coverage']['decided'] == by_domain['compliant.lab.test']['coverage']['probed']
+    only_good = audit(options(lab.port, lab.dns.port), ['compliant.lab.test']).run()
+    assert only_good['verdict'] == 'compliant' and only_good['compliant'] is True
 
 
 def test_a_working_run_is_not_a_blocked_vantage_point(lab):
@@ -234,7 +252,8 @@ def test_stats_roll_up(lab):
                'greeting-554.lab.test']
     result = audit(options(lab.port, lab.dns.port), domains).run()
     stats = result['stats']
-    assert (stats['domains'], stats['null_mx'], stats['dns_errors'], stats['compliant']) == (5, 1, 1, 4)
+    assert (stats['domains'], stats['null_mx'], stats['dns_errors'], stats['compliant']) == (5, 1, 1, 2)
+    assert stats['verdicts'] == {'compliant': 2, 'noncompliant': 1, 'unverified': 2}  # servfail, 554: nothing decided
     assert stats['refused_at']['greeting'] >= 1 and stats['refused_at']['rcpt'] == 1
     assert stats['checks']['postmaster']['fail'] == 1
     assert stats['checks']['postmaster']['percent']['fail'] == round(100.0 / stats['checks']['postmaster']['total'], 1)
@@ -248,7 +267,9 @@ def test_five_thousand_domains(farm_factory):
     result = audit(farm.options(timeout=10.0), farm.domains).run()
     elapsed = time.monotonic() - started
     stats = result['stats']
-    assert stats['domains'] == 5000 and stats['compliant'] == 4500, stats  # no_postmaster fails a MUST; relaying is BCP
+    # no_postmaster fails a MUST; open relaying is BCP but critical: both are noncompliant.
+    assert stats['domains'] == 5000 and stats['compliant'] == 4000, stats
+    assert stats['verdicts'] == {'compliant': 4000, 'noncompliant': 1000, 'unverified': 0}, stats
     assert stats['checks']['relay']['fail'] == 2 * 500 and stats['checks']['postmaster']['fail'] == 500
     assert elapsed < 120, elapsed
     size = len(json.dumps(result))

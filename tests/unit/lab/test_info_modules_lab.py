@@ -41,7 +41,7 @@ def test_smtp_info_compliant_server(lab, capsys):
     assert rules == [('MX-1', 'pass'), ('GR-1', 'pass'), ('GR-2', 'pass'), ('GR-3', 'pass'), ('CMD-1', 'pass'),
                      ('CMD-2', 'pass'), ('CMD-3', 'pass')]
     finding = result['findings'][1]
-    assert set(finding) == {'check', 'rule', 'status', 'level', 'rfc', 'domain', 'mx', 'address', 'summary', 'transcript'}
+    assert set(finding) == {'check', 'rule', 'status', 'level', 'severity', 'rfc', 'domain', 'mx', 'address', 'summary', 'transcript'}
     assert (finding['check'], finding['level'], finding['rfc']) == ('session', 'MUST', 'RFC 5321 4.2, 4.3.1')
 
 

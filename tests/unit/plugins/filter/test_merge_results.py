@@ -84,7 +84,8 @@ def test_a_host_that_refused_nothing_counts_by_its_sessions():
 def test_one_vantage_point_keeps_its_own_figures():
     result = audit_result([no_postmaster_domain()], sessions=7, refused={'rcpt': 1})
     merged = merge([{'host': 'localhost', 'result': result}])
-    assert merged['stats'] == result['stats']
+    assert merged['stats'] == dict(result['stats'], verdicts={'compliant': 0, 'unverified': 0, 'noncompliant': 1})
+    assert merged['verdict'] == 'noncompliant' and merged['compliant'] is False
     assert merged['domains'][0] == dict(result['domains'][0], vantage_point='localhost')
 
 
@@ -118,8 +119,9 @@ def test_a_failed_host_is_a_failed_vantage_point_and_not_compliant():
 
 
 def test_nothing_to_merge():
-    assert merge([]) == {'domains': [], 'stats': {'checks': {}}, 'vantage_points': [], 'compliant': True,
-                         'generated': None}
+    # Nothing merged is nothing audited: never compliant.
+    assert merge([]) == {'domains': [], 'stats': {'checks': {}, 'verdicts': {'compliant': 0, 'unverified': 0, 'noncompliant': 0}},
+                         'vantage_points': [], 'verdict': 'unverified', 'compliant': False, 'generated': None}
 
 
 def test_the_filter_and_the_function_are_one_code_path():

@@ -110,26 +110,29 @@ def test_a_case_per_check_and_address_with_the_worst_status():
     junit = junit_cases({'domains': [hostile_domain()]})
     suite = junit['suites'][0]
     assert suite['name'] == 'evil.example'
-    cases = {case['name']: case for case in suite['cases']}
+    assert suite['cases'][0]['name'] == 'verdict'  # every suite opens with the domain's verdict
+    cases = {case['name']: case for case in suite['cases'][1:]}
     assert list(cases) == ['mx', 'session 192.0.2.66 (mx.evil.example)', 'postmaster 192.0.2.66 (mx.evil.example)',
                            'postmaster 192.0.2.67 (mx.evil.example)', 'recipient 192.0.2.68 (mx.evil.example)']
-    assert [case['outcome'] for case in suite['cases']] == ['pass', 'failure', 'pass', 'error', 'skipped']
+    assert [case['outcome'] for case in suite['cases'][1:]] == ['pass', 'failure', 'pass', 'error', 'skipped']
     assert all(case['classname'] == 'evil.example' for case in suite['cases'])
-    assert (junit['tests'], junit['failures'], junit['errors'], junit['skipped']) == (5, 1, 1, 1)
+    # five check cases and the verdict (a failure: the domain is not compliant)
+    assert suite['cases'][0]['outcome'] == 'failure'
+    assert (junit['tests'], junit['failures'], junit['errors'], junit['skipped']) == (6, 2, 1, 1)
     # inconclusive is not a failure: a note for system-out
     inconclusive = cases['postmaster 192.0.2.66 (mx.evil.example)']
     assert inconclusive['status'] == 'inconclusive' and 'greylisted' in inconclusive['out']
 
 
 def test_the_failure_body_has_the_transcript():
-    case = junit_cases({'domains': [hostile_domain()]})['suites'][0]['cases'][1]
+    case = junit_cases({'domains': [hostile_domain()]})['suites'][0]['cases'][2]
     assert case['body'].splitlines()[0].startswith('[FAIL] GR-1 MUST (RFC 5321 4.2, 4.3.1): greeting')
     assert '    ' + HOSTILE in case['body'].splitlines()
     assert case['message'].startswith('greeting "220 mx.evil.example')
 
 
 def test_junit_text_is_xml_safe_and_escapes_into_well_formed_xml():
-    case = junit_cases({'domains': [hostile_domain()]})['suites'][0]['cases'][1]
+    case = junit_cases({'domains': [hostile_domain()]})['suites'][0]['cases'][2]
     # The bell and the escape byte are shown as escapes, as the transcript shows control bytes (issue 9).
     assert '\x07' not in case['body'] and '\x1b' not in case['body']
     assert 'S: 221 bye\\x07\\x1b[31m' in case['body'].splitlines()[-1]
@@ -145,15 +148,16 @@ def test_sharded_names_are_plain():
     junit = junit_cases(merged())
     assert [suite['name'] for suite in junit['suites']] == ['no-postmaster.example', 'good.example', 'evil.example']
     assert [suite['vantage_point'] for suite in junit['suites']] == ['vp1', 'vp1', 'vp2']
-    assert junit['suites'][0]['cases'][0]['name'] == 'mx'
+    assert junit['suites'][0]['cases'][1]['name'] == 'mx'
     assert junit['tests'] == sum(len(suite['cases']) for suite in junit['suites'])
 
 
 def test_a_domain_audited_from_several_vantage_points_names_them():
     junit = junit_cases(merge([{'host': host, 'result': audit_result([compliant_domain()])} for host in ('vp1', 'vp2')]))
     assert [suite['name'] for suite in junit['suites']] == ['good.example from vp1', 'good.example from vp2']
-    assert junit['suites'][1]['cases'][1]['name'] == 'session 192.0.2.10 (mx.good.example) from vp2'
-    assert junit['suites'][1]['cases'][1]['classname'] == 'good.example'
+    assert junit['suites'][1]['cases'][0]['name'] == 'verdict from vp2'
+    assert junit['suites'][1]['cases'][2]['name'] == 'session 192.0.2.10 (mx.good.example) from vp2'
+    assert junit['suites'][1]['cases'][2]['classname'] == 'good.example'
 
 
 def test_xml_text_drops_what_xml_cannot_carry():

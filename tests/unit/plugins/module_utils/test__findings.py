@@ -26,4 +26,4 @@ def test_unknown_rules_and_statuses_are_refused():
 
 def test_a_rule_belongs_to_one_check():
     with pytest.raises(ValueError, match='both'):
-        define_rules('relay', [Rule('PM-1', 'MUST', 'RFC 5321 4.5.1', 'postmaster')])
+        define_rules('relay', [Rule('PM-1', 'MUST', 'high', 'RFC 5321 4.5.1', 'postmaster')])
