@@ -162,8 +162,8 @@ def judge_variant(variant: Variant, reply: protocol.Reply | None, mail: protocol
     if mail is not None and mail.is_permanent():
         return PASS, '%s: the sender was refused (%s)' % (variant.form, quote(mail))
     if reply is None and mail is not None and mail.is_transient():
-        return INCONCLUSIVE, '%s: MAIL FROM:<%s> got %s' % (variant.form, variant.sender if variant.sender is not None
-                                                             else sender, quote(mail))
+        mail_sender = sender if variant.sender is None else variant.sender
+        return INCONCLUSIVE, '%s: MAIL FROM:<%s> got %s' % (variant.form, mail_sender, quote(mail))
     if reply is None:
         return INCONCLUSIVE, '%s: not probed (%s)' % (variant.form, ended)
     if refusal.is_sender_refusal(reply):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import socket
 
 import pytest
+import yaml
 
 from ansible_collections.mxaudit.smtp.plugins.module_utils import _options
 from ansible_collections.mxaudit.smtp.plugins.module_utils._checks import probe as probe_module
@@ -255,3 +256,14 @@ def test_a_retry_keeps_what_the_first_session_decided(lab, retry):
     assert {f['status'] for f in findings} == {'inconclusive'}
     if retry:
         assert all('retried once after 0.2 s' in f['summary'] for f in findings), [f['summary'] for f in findings]
+
+
+@pytest.mark.parametrize('module', [postmaster_check, null_sender_check, relay_check, recipient_check])
+def test_every_envelope_check_module_takes_retry_4xx(lab, capsys, module):
+    """The audit module's retry_4xx, documented alike in every module whose probes can meet a deferral."""
+    options = yaml.safe_load(module.DOCUMENTATION)['options']
+    assert options['retry_4xx']['type'] == 'float' and options['retry_4xx']['default'] == 0
+    assert 'postscreen' in ' '.join(options['retry_4xx']['description'])
+    code, result = run_module(module, lab.module_args(domain=lab.domain('compliant'), retry_4xx=0.1), capsys)
+    assert code == 0, result.get('msg')
+    assert {f['status'] for f in result['findings']} == {'pass'}
