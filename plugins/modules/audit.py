@@ -52,8 +52,12 @@ options:
     default: [mx, session, postmaster, null_sender, relay, recipient, pipelining]
   retry_4xx:
     description:
-      - Seconds to wait before trying once more the probes that met a temporary (4xx) reply, as greylisting asks. V(0) turns retries off.
-      - A 4xx after the retry stays V(inconclusive).
+      - Seconds to wait before trying once more, in new sessions, the probes that met a temporary (4xx) reply and left a rule
+        undecided - greylisting, or a first-contact deferral such as Postfix postscreen's C(450 4.3.2) to every RCPT of a new
+        client's first session. V(0) turns retries off. One pause for the whole run, after every session has ended.
+      - A postscreen-style deferral passes with a few seconds; greylisting needs the greylist delay, often 300 seconds.
+      - The retry runs only if the pause ends before O(deadline). A rule the first try decided keeps that verdict; a rule still
+        undecided after the retry stays V(inconclusive) and its summary says it was retried.
     type: float
     default: 0
   transcripts:

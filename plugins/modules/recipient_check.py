@@ -20,6 +20,18 @@ author:
 extends_documentation_fragment:
   - mxaudit.smtp.common
   - mxaudit.smtp.common.attributes
+options:
+  retry_4xx:
+    description:
+      - Seconds to wait before trying once more, in new sessions, the probes that met a temporary (4xx) reply and left a rule
+        undecided - greylisting, or a first-contact deferral such as Postfix postscreen's C(450 4.3.2) to every RCPT of a new
+        client's first session. V(0) turns retries off.
+      - A postscreen-style deferral passes with a few seconds; greylisting needs the greylist delay, often 300 seconds.
+      - The retry runs only if the pause ends before O(deadline). A rule the first try decided keeps that verdict; a rule still
+        undecided after the retry stays V(inconclusive) and its summary says it was retried.
+    type: float
+    default: 0
+    version_added: 0.2.0
 seealso:
   - module: mxaudit.smtp.smtp_info
   - name: The rule catalogue
@@ -174,7 +186,7 @@ from ansible_collections.mxaudit.smtp.plugins.module_utils._options import COMMO
 
 def main() -> None:
     module = AnsibleModule(
-        argument_spec=dict(COMMON_ARGUMENT_SPEC),
+        argument_spec=dict(COMMON_ARGUMENT_SPEC, retry_4xx=dict(type='float', default=0.0)),
         mutually_exclusive=COMMON_MUTUALLY_EXCLUSIVE,
         required_one_of=[('domain', 'domains')],
         supports_check_mode=True,

@@ -12,8 +12,8 @@ instance is neither started nor stopped, whether it runs or not.  As root, ``pos
 needs no ``alternate_config_directories`` entry in the default main.cf (only set-gid
 commands such as sendmail and postdrop would, and the lab never runs them).
 
-The instance runs five smtpd services, each on its own 127.0.2.x address and the lab
-port (2525), each with a named behaviour.  They share main.cf (users, transports,
+The instance runs six smtpd services, each on its own 127.0.2.x address and the lab
+port (2525, or ``MXAUDIT_POSTFIX_LAB_PORT``), each with a named behaviour.  They share main.cf (users, transports,
 safety settings) and differ only through ``-o`` overrides on their master.cf entries:
 
 - ``mydestination`` is not a per-smtpd setting: the address class (local, relay,
@@ -63,6 +63,7 @@ INSTANCES = {
     'postfix_no_postmaster': ('127.0.2.3', 'postfix-no-postmaster.lab.test'),
     'postfix_null_sender_refused': ('127.0.2.4', 'postfix-null-sender-refused.lab.test'),
     'postfix_accept_all': ('127.0.2.5', 'postfix-accept-all.lab.test'),
+    'postfix_error_limits': ('127.0.2.6', 'postfix-error-limits.lab.test'),
 }
 
 # Local users every instance knows (on top of the system accounts in /etc/passwd).
@@ -71,6 +72,8 @@ LAB_USERS = ('postmaster', 'abuse', 'hostmaster', 'webmaster', 'alice', 'bob')
 # The lab's own directory: config/ (main.cf, master.cf, lookup tables), queue/, data/, maillog.
 DEFAULT_ROOT = '/var/lib/mxaudit-lab/postfix'
 ROOT_ENV = 'MXAUDIT_POSTFIX_LAB_DIR'
+# Another port (and root) gives a second lab beside the shared one, e.g. for a work tree whose instances differ.
+PORT_ENV = 'MXAUDIT_POSTFIX_LAB_PORT'
 # Written by configure(); remove() deletes a lab directory only when it holds this file.
 MARKER = '.mxaudit-lab-postfix'
 # The system's Postfix configuration, which the lab only reads (and restore() repairs).
@@ -193,6 +196,11 @@ INSTANCE_OVERRIDES = {
     # Accept-all: no recipient validation for its (local) domain.
     'postfix_accept_all': (
         ('local_recipient_maps', ''),
+    ),
+    # A strict server: after three errors (every 4xx/5xx counts) smtpd answers "421 4.7.0 ... Error: too many
+    # errors" and hangs up, before the client's next command; the relay forms must be spread over sessions.
+    'postfix_error_limits': (
+        ('smtpd_hard_error_limit', '3'),
     ),
 }
 
@@ -355,13 +363,14 @@ def _same_bytes(first, second):
 class PostfixLab:
     """Configure, start and stop the lab's private Postfix instance.
 
-    ``instances`` maps name -> (address, domain).  All instances listen on ``port``.
+    ``instances`` maps name -> (address, domain).  All instances listen on ``port`` (default
+    ``$MXAUDIT_POSTFIX_LAB_PORT`` or 2525).
     ``root`` is the lab directory (default ``$MXAUDIT_POSTFIX_LAB_DIR`` or DEFAULT_ROOT); it
     must be an absolute path whose parents the ``postfix`` user can traverse.
     """
 
-    def __init__(self, port=DEFAULT_PORT, root=None):
-        self.port = int(port)
+    def __init__(self, port=None, root=None):
+        self.port = int(port or os.environ.get(PORT_ENV) or DEFAULT_PORT)
         self.root = os.path.abspath(root or os.environ.get(ROOT_ENV) or DEFAULT_ROOT)
         self.config_dir = os.path.join(self.root, 'config')
         self.lab_dir = self.config_dir
@@ -631,7 +640,7 @@ def main(argv=None):
     if not argv or argv[0] not in ('up', 'down', 'status', 'restore'):
         print(usage, file=sys.stderr)
         return 2
-    port = DEFAULT_PORT
+    port = None
     if len(argv) == 3 and argv[1] == '--port':
         port = int(argv[2])
     elif len(argv) != 1:

@@ -25,7 +25,11 @@ POSTFIX_INSTANCES = (
     "postfix_no_postmaster",
     "postfix_null_sender_refused",
     "postfix_accept_all",
+    "postfix_error_limits",
 )
+# Real Exim (tests/lab/exim.py), unpacked from the Debian package and run with the lab's own configuration.
+EXIM_NET = "127.0.3."
+EXIM_INSTANCES = ("exim_default",)
 
 # Domains that exist only in DNS; the compliant server accepts mail for the
 # ones whose MX (or implicit MX) points at it, so that only the DNS defect shows.
@@ -59,7 +63,7 @@ class ServerSpec:
 
 @dataclass
 class Lab:
-    """The whole lab: servers, reserved Postfix instances, DNS table."""
+    """The whole lab: servers, reserved Postfix and Exim instances, DNS table."""
 
     servers: list[ServerSpec]
     postfix: list[ServerSpec]
@@ -70,19 +74,22 @@ class Lab:
     port: int = LAB_PORT
     dns_host: str = DNS_HOST
     dns_port: int = DNS_PORT
+    exim: list[ServerSpec] = field(default_factory=list)
 
-    def domains(self, include_postfix: bool = True, include_dns_only: bool = True) -> list[str]:
-        """Every mail domain of the lab: behaviour servers, Postfix, DNS-only."""
+    def domains(self, include_postfix: bool = True, include_dns_only: bool = True, include_exim: bool = False) -> list[str]:
+        """Every mail domain of the lab: behaviour servers, Postfix, DNS-only; Exim's only when asked (it runs apart)."""
         out = [s.domain for s in self.servers]
         if include_postfix:
             out += [s.domain for s in self.postfix]
+        if include_exim:
+            out += [s.domain for s in self.exim]
         if include_dns_only:
             out += list(self.dns_only_domains)
         return out
 
     def server(self, behaviour: str) -> ServerSpec:
-        """The spec of a behaviour server or Postfix instance, by name."""
-        for spec in self.servers + self.postfix:
+        """The spec of a behaviour server, Postfix or Exim instance, by name."""
+        for spec in self.servers + self.postfix + self.exim:
             if spec.behaviour == behaviour:
                 return spec
         raise KeyError(behaviour)
@@ -105,6 +112,8 @@ def default_lab(port: int = LAB_PORT, dns_port: int = DNS_PORT, slow_delay: Opti
         servers.append(ServerSpec(behaviour, SERVER_NET + str(index), "mx." + domain, domain, options))
     postfix = [ServerSpec(inst, POSTFIX_NET + str(index), "mx." + lab_domain(inst), lab_domain(inst))
                for index, inst in enumerate(POSTFIX_INSTANCES, start=1)]
+    exim = [ServerSpec(inst, EXIM_NET + str(index), "mx." + lab_domain(inst), lab_domain(inst))
+            for index, inst in enumerate(EXIM_INSTANCES, start=1)]
 
     records: dict[str, dict[str, list[str]]] = {
         _fqdn(LAB_TLD): {
@@ -113,7 +122,7 @@ def default_lab(port: int = LAB_PORT, dns_port: int = DNS_PORT, slow_delay: Opti
         },
         "ns.%s." % LAB_TLD: {"A": [DNS_HOST]},
     }
-    for spec in servers + postfix:
+    for spec in servers + postfix + exim:
         records[_fqdn(spec.domain)] = {"MX": ["10 %s" % _fqdn(spec.name)]}
         records[_fqdn(spec.name)] = {"A": [spec.address]}
 
@@ -152,4 +161,5 @@ def default_lab(port: int = LAB_PORT, dns_port: int = DNS_PORT, slow_delay: Opti
         dns_only_domains=dns_only_domains,
         port=port,
         dns_port=dns_port,
+        exim=exim,
     )

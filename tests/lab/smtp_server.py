@@ -500,6 +500,140 @@ class HostileBanner(SMTPSession):
     greeting_text = 'ESMTP <script>alert(1)</script> & "quotes"'
 
 
+# ---- resilience (issue 9): error limits, sender verification, first-contact deferral -----
+# Each keeps what it must remember across sessions in its server's ``options`` (one dict per server).
+
+class HardErrorLimit(SMTPSession):
+    """Postfix's smtpd_hard_error_limit (often 3 to 5 on strict servers): 421 and close after that many errors.
+
+    Every 4xx or 5xx reply counts; after ``options['limit']`` of them (default 3) the server sends
+    ``421 4.7.0 ... Error: too many errors`` at once, as smtpd does, without waiting for the next command.
+    """
+
+    errors = 0
+
+    async def reply(self, text: str) -> None:
+        await super().reply(text)
+        if text[:1] in "45" and not text.startswith("421"):
+            self.errors += 1
+            if self.errors >= int(self.options.get("limit", 3)):
+                await super().reply("421 4.7.0 %s Error: too many errors" % self.name)
+                self.close()
+
+
+class SynprotLimit(SMTPSession):
+    """Exim's smtp_max_synprot_errors (default 3): the reply to the fourth syntax error says so, then the line drops.
+
+    Syntax errors are what Exim counts among the relay forms: an address with a second unquoted "@" (malformed
+    address) and an address literal (domain literals are off by default), in MAIL FROM as in RCPT TO. Other
+    refusals, relay denial included, do not count. ``options['limit']`` is the number of errors allowed (3).
+    """
+
+    synprot_errors = 0
+
+    @staticmethod
+    def syntax_error(addr: str) -> Optional[str]:
+        """Why Exim would not parse ``addr`` (None when it would)."""
+        unquoted = re.sub(r'"[^"]*"', '""', addr)
+        if unquoted.count("@") > 1 and not unquoted.startswith("@"):
+            return "malformed address"
+        if "@[" in unquoted:
+            return "domain literals not allowed"
+        return None
+
+    async def synprot(self, addr: str, why: str) -> None:
+        self.synprot_errors += 1
+        if self.synprot_errors > int(self.options.get("limit", 3)):
+            await self.reply("501-<%s>: %s\n501 Too many syntax or protocol errors" % (addr, why))
+            self.close()
+        else:
+            await self.reply("501 <%s>: %s" % (addr, why))
+
+    async def cmd_mail(self, arg: str) -> None:
+        match = _MAIL_RE.match("MAIL " + arg)
+        why = self.syntax_error(match.group(1)) if match and self.greeted and self.mail_from is None else None
+        if why is None:
+            await super().cmd_mail(arg)
+        else:
+            await self.synprot(match.group(1), why)
+
+    async def cmd_rcpt(self, arg: str) -> None:
+        match = _RCPT_RE.match("RCPT " + arg)
+        why = self.syntax_error(match.group(1)) if match and self.mail_from is not None else None
+        if why is None:
+            await super().cmd_rcpt(arg)
+        else:
+            await self.synprot(match.group(1), why)
+
+
+class SenderVerify(SMTPSession):
+    """Call-back verification of the sender at RCPT time (Postfix reject_unverified_sender, its default code 450).
+
+    A real sender cannot be verified here, so every RCPT under it gets ``options['code']`` (default
+    ``450 4.1.7``) "Sender address rejected: unverified address". The null sender is not verified (there is
+    nothing to call back), so RCPTs under ``MAIL FROM:<>`` are answered as usual - unless
+    ``options['refuse_null']``, when ``MAIL FROM:<>`` itself is refused.
+    """
+
+    def mail_reply(self, sender: str, params: str) -> str:
+        if sender == "" and self.options.get("refuse_null"):
+            return "550 5.7.1 <>: Sender address rejected: Access denied"
+        return super().mail_reply(sender, params)
+
+    def rcpt_reply(self, addr: str) -> str:
+        if self.mail_from:
+            domain = self.mail_from.rpartition("@")[2]
+            return ("%s <%s>: Sender address rejected: unverified address: Host or domain name not found. "
+                    "Name service error for name=%s type=MX: Host not found, try again"
+                    % (self.options.get("code", "450 4.1.7"), self.mail_from, domain))
+        return super().rcpt_reply(addr)
+
+
+class SenderVerifyMail(SMTPSession):
+    """Sender checks at MAIL time (smtpd_delay_reject = no): a real sender gets 550 5.1.8, the null sender is accepted."""
+
+    def mail_reply(self, sender: str, params: str) -> str:
+        if sender:
+            return "550 5.1.8 <%s>: Sender address rejected: Domain not found" % sender
+        return super().mail_reply(sender, params)
+
+
+class Postscreen(SMTPSession):
+    """Postfix postscreen with its deep protocol tests, as a first-time client meets it.
+
+    The greeting is ``220-`` then, after ``options['pause']`` seconds (default 0.5), the final ``220`` line;
+    a client that speaks before that line is a pregreet violator (counted in ``options['pregreet']``,
+    answered ``550 5.5.1 Protocol error`` and dropped). Every RCPT of the first session from a client
+    address gets ``450 4.3.2 Service currently unavailable``: the client passed the tests but must
+    reconnect, and its later sessions (``options['clients']`` remembers it) are served normally.
+    """
+
+    deferring = False
+
+    async def greet(self) -> None:
+        peer = self.writer.get_extra_info("peername")
+        client = str(peer[0]) if peer else "?"
+        clients = self.options.setdefault("clients", set())
+        self.deferring = client not in clients
+        clients.add(client)
+        await self.send_raw(("220-%s ESMTP mxaudit-lab\r\n" % self.name).encode("ascii"))
+        try:
+            early = await asyncio.wait_for(self.reader.read(READ_CHUNK), float(self.options.get("pause", 0.5)))
+        except asyncio.TimeoutError:
+            early = None
+        if early is not None:
+            self.options["pregreet"] = self.options.get("pregreet", 0) + 1
+            await self.reply("550 5.5.1 Protocol error")
+            self.close()
+            return
+        await self.reply("220 %s ESMTP mxaudit-lab" % self.name)
+
+    def rcpt_reply(self, addr: str) -> str:
+        if self.deferring:
+            return "450 4.3.2 Service currently unavailable"
+        return super().rcpt_reply(addr)
+
+
 BEHAVIOURS: dict[str, type[SMTPSession]] = {
     "compliant": Compliant,
     "greeting_554": Greeting554,
@@ -520,6 +654,11 @@ BEHAVIOURS: dict[str, type[SMTPSession]] = {
     "drops_421": Drops421,
     "hostile_banner": HostileBanner,
     "catch_all": CatchAll,
+    "hard_error_limit": HardErrorLimit,
+    "synprot_limit": SynprotLimit,
+    "sender_verify": SenderVerify,
+    "sender_verify_mail": SenderVerifyMail,
+    "postscreen": Postscreen,
 }
 
 

@@ -26,6 +26,7 @@ TEST_SMTP_PORT = int(os.environ.get('MXAUDIT_TEST_SMTP_PORT', '2587')) + 10 * _W
 TEST_DNS_PORT = int(os.environ.get('MXAUDIT_TEST_DNS_PORT', '5387')) + 10 * _WORKER
 HELO_NAME = 'audit.lab.test'
 _POSTFIX_BEFORE = pytest.StashKey[t.Tuple[bool, bool]]()  # (lab running, lab directory present)
+_EXIM_BEFORE = pytest.StashKey[bool]()  # the Exim lab ran before the session
 
 
 @dataclass
@@ -88,6 +89,37 @@ def postfix() -> t.Iterator[t.Any]:
     yield lab
 
 
+@pytest.fixture(scope='session')
+def exim() -> t.Iterator[t.Any]:
+    """The lab's real Exim on 127.0.3.1 (tests/lab/exim.py): Debian's binary, unpacked by .ci/run, run as root.
+
+    Its own configuration, spool and log under the lab directory; nothing is installed. Skipped where
+    Exim cannot run, except with CI=true: there a missing Exim fails. Left running for the other tests,
+    like the Postfix lab; the session stops it again unless it was running before.
+    """
+    from ansible_collections.mxaudit.smtp.tests.lab import exim as lab_exim
+
+    lab = lab_exim.EximLab()
+    problem = lab.unavailable()
+    if problem is not None:
+        message = 'Exim lab unavailable: %s' % problem
+        if os.environ.get('CI', '').lower() == 'true':
+            pytest.fail(message + ' (CI=true: .ci/run must unpack Exim)')
+        pytest.skip(message)
+    lab.ensure_running(timeout=30)
+    yield lab
+
+
+def _exim_lab_controller(config: pytest.Config) -> t.Any:
+    """The Exim lab as seen by the process that runs the whole session (not an xdist worker)."""
+    if hasattr(config, 'workerinput'):
+        return None
+    from ansible_collections.mxaudit.smtp.tests.lab import exim as lab_exim
+
+    lab = lab_exim.EximLab()
+    return lab if lab.available() else None
+
+
 def _postfix_lab_controller(config: pytest.Config) -> t.Any:
     """The Postfix lab as seen by the process that runs the whole session (not an xdist worker)."""
     if hasattr(config, 'workerinput'):
@@ -103,10 +135,16 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     lab = _postfix_lab_controller(session.config)
     if lab is not None:
         session.config.stash[_POSTFIX_BEFORE] = (lab.running(), os.path.isdir(lab.root))
+    exim = _exim_lab_controller(session.config)
+    if exim is not None:
+        session.config.stash[_EXIM_BEFORE] = exim.running()
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Stop and remove the Postfix lab when this session started it (the system's Postfix is not touched)."""
+    """Stop and remove the Postfix and Exim labs when this session started them (the system's Postfix is not touched)."""
+    exim = _exim_lab_controller(session.config)
+    if exim is not None and session.config.stash.get(_EXIM_BEFORE, True) is False and exim.running():
+        exim.remove()
     lab = _postfix_lab_controller(session.config)
     before = session.config.stash.get(_POSTFIX_BEFORE, None)
     if lab is None or before is None or before[0]:

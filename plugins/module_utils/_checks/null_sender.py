@@ -11,7 +11,10 @@ sent with the null sender, so a server that refuses it refuses the error
 reports about mail it sent. Many MTAs check the sender only at RCPT time
 (Postfix's smtpd_delay_reject), so the probe also sends a RCPT to
 postmaster and compares with the same RCPT under a real sender: the verdict
-rests on the difference the sender makes, not on any reply text.
+rests on the difference the sender makes, not on any reply text. When the
+server refuses that real sender itself (sender verification: at MAIL, or
+X.1.7/X.1.8 at RCPT), there is nothing to compare with: inconclusive, with
+what to change in ``mail_from``.
 """
 
 from __future__ import annotations
@@ -69,10 +72,24 @@ def judge_null_sender(evidence: NullSenderEvidence) -> tuple[str, str]:
         return PASS, 'MAIL FROM:<> %d, then RCPT %d' % (null_mail.code, rcpt.code)
     # Accepted at MAIL, refused at RCPT: a delayed refusal of the null sender, or a refusal of the recipient?
     real_rcpt = evidence.real_rcpt
+    refused = sent + ', but RCPT TO:<%s> after it got %s' % (evidence.recipient, quote(rcpt))
     if real_rcpt is not None and real_rcpt.is_positive():
-        return FAIL, (sent + ', but RCPT TO:<%s> after it got %s, while the same RCPT with MAIL FROM:<%s> got %s: '
-                      'the null sender is refused at RCPT time' % (evidence.recipient, quote(rcpt), evidence.sender,
-                                                                   quote(real_rcpt)))
+        return FAIL, (refused + ', while the same RCPT with MAIL FROM:<%s> got %s: the null sender is refused at RCPT '
+                      'time' % (evidence.sender, quote(real_rcpt)))
+    if real_mail is not None and not real_mail.is_positive():
+        # By its position a refusal of the real sender: the comparison that would decide cannot be made.
+        return INCONCLUSIVE, (refused + ', and MAIL FROM:<%s> got %s, so the same RCPT with a real sender could not be '
+                              'tried; %s' % (evidence.sender, quote(real_mail), refusal.sender_hint(evidence.sender)))
+    if real_rcpt is None:
+        return INCONCLUSIVE, refused + ', and the same RCPT with MAIL FROM:<%s> got no answer (%s)' % (
+            evidence.sender, evidence.ended)
+    if refusal.is_sender_refusal(real_rcpt):
+        return INCONCLUSIVE, (refused + ', and the same RCPT with MAIL FROM:<%s> got %s, a refusal of that sender: '
+                              'nothing to compare with; %s' % (evidence.sender, quote(real_rcpt),
+                                                               refusal.sender_hint(evidence.sender)))
+    if real_rcpt.is_transient():
+        return INCONCLUSIVE, (refused + ', and the same RCPT with MAIL FROM:<%s> got %s: a temporary refusal decides '
+                              'nothing' % (evidence.sender, quote(real_rcpt)))
     return PASS, sent + '; RCPT TO:<%s> is refused with any sender (%s), which is not about the null sender' % (
         evidence.recipient, quote(rcpt))
 
@@ -85,18 +102,16 @@ async def probe_null_sender(probe: ProbeSession, target: Target) -> list[Finding
         return problem_findings([RULE], target, probe.problem, probe.excerpt(mark))
     evidence = NullSenderEvidence(recipient='postmaster@%s' % target.domain if target.domain else 'Postmaster',
                                   sender=settings.mail_from)
-    evidence.null_mail = await probe.mail('')
-    if evidence.null_mail is not None and evidence.null_mail.is_positive():
-        evidence.null_rcpt = await probe.rcpt(evidence.recipient)
+    null_mail = await probe.transaction('')
+    evidence.null_mail = null_mail
+    if null_mail is not None and null_mail.is_positive():
+        evidence.null_rcpt = (await probe.ask('', evidence.recipient))[1]
         if evidence.null_rcpt is not None and evidence.null_rcpt.is_permanent():
-            evidence.real_mail = await probe.mail(settings.mail_from)
-            if evidence.real_mail is not None and evidence.real_mail.is_positive():
-                evidence.real_rcpt = await probe.rcpt(evidence.recipient)
-    elif evidence.null_mail is not None and evidence.null_mail.is_permanent():
-        evidence.real_mail = await probe.mail(settings.mail_from)
-    if probe.problem is not None:
-        if evidence.null_mail is None:
-            return problem_findings([RULE], target, probe.problem, probe.excerpt(mark))
-        evidence.ended = probe.problem.summary
+            evidence.real_mail, evidence.real_rcpt = await probe.ask(settings.mail_from, evidence.recipient)
+    elif null_mail is not None and null_mail.is_permanent():
+        evidence.real_mail = await probe.transaction(settings.mail_from)
+    if probe.problem is not None and evidence.null_mail is None:
+        return problem_findings([RULE], target, probe.problem, probe.excerpt(mark))
+    evidence.ended = probe.ended
     status, summary = judge_null_sender(evidence)
     return [finding(RULE, status, summary, target, probe.excerpt(mark))]

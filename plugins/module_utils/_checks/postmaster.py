@@ -17,7 +17,12 @@ A refusal fails a rule only when its cause is the rule's subject: a refusal
 of this client (block list, authentication) is inconclusive, and a refusal
 whose cause the reply does not tell fails only when the same session shows
 the server accepting another recipient - otherwise "everything refused
-alike" cannot be told apart from a refusal of the auditor.
+alike" cannot be told apart from a refusal of the auditor. A refusal of
+the envelope sender (sender verification: X.1.7, X.1.8) is never one of
+the mailbox either.
+
+A server whose error limit ends the session (a strict Postfix after three
+refusals) gets the forms not yet answered asked again in a new session.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ class PostmasterEvidence:
     foreign: protocol.Reply | None = None           # RCPT TO:<relay_recipient>, the "not my domain" reference
     null_sender_only: dict[str, protocol.Reply] = field(default_factory=dict)  # refused with <>, accepted with mail_from
     ended: str = 'the session ended'                                           # why a probe has no reply
+    sender: str = ''                                                           # the transaction's sender
 
     def accepted_any(self) -> bool:
         return any(reply is not None and reply.is_positive()
@@ -75,9 +81,14 @@ def judge_mailbox(what: str, reply: protocol.Reply | None, evidence: PostmasterE
         if what in evidence.null_sender_only:
             return PASS, '%s with a real sender (refused only with the null sender, which null_sender_check reports)' % sent
         return PASS, '<%s> %d' % (what, reply.code)
+    cause = refusal.cause(reply)
+    if cause == refusal.SENDER:
+        if evidence.sender:
+            return INCONCLUSIVE, '%s: a refusal of the auditor\'s sender, not of the mailbox; %s' % (
+                sent, refusal.sender_hint(evidence.sender))
+        return INCONCLUSIVE, sent + ': a refusal of the null sender, not of the mailbox (null_sender_check reports it)'
     if reply.is_transient():
         return INCONCLUSIVE, sent + ': a temporary refusal decides nothing'
-    cause = refusal.cause(reply)
     if cause == refusal.CLIENT:
         return INCONCLUSIVE, sent + ': a refusal of this client (block list, policy or authentication), not of the mailbox'
     if cause in (refusal.RELAY, refusal.DOMAIN) or _refused_as_foreign(reply, evidence):
@@ -104,8 +115,9 @@ def judge_domain_acceptance(evidence: PostmasterEvidence) -> tuple[str, str]:
             return PASS, 'the domain is accepted'
     if postmaster is None:
         return INCONCLUSIVE, 'not probed (%s)' % evidence.ended
-    if postmaster.is_transient():
-        return INCONCLUSIVE, 'RCPT TO:<postmaster@%s> got %s' % (domain, quote(postmaster))
+    if postmaster.is_transient() or refusal.is_sender_refusal(postmaster):
+        return INCONCLUSIVE, 'RCPT TO:<postmaster@%s> got %s, which does not say whether %s is accepted' % (
+            domain, quote(postmaster), domain)
     for reply in (postmaster, evidence.abuse):
         if reply is not None and reply.is_permanent() and _refused_as_foreign(reply, evidence):
             return FAIL, ('RCPT TO:<postmaster@%s> got %s: this MX of %s refuses mail for it as if it were a foreign '
@@ -147,6 +159,7 @@ async def probe_postmaster(probe: ProbeSession, target: Target) -> list[Finding]
         return problem_findings(RULES, target, probe.problem, probe.excerpt(mark))
     evidence = PostmasterEvidence(domain)
     transaction = await begin(probe)
+    evidence.sender = transaction.sender or ''
     if not transaction.open:
         if probe.problem is not None:
             return problem_findings(RULES, target, probe.problem, probe.excerpt(mark))
@@ -156,7 +169,7 @@ async def probe_postmaster(probe: ProbeSession, target: Target) -> list[Finding]
     probes = [('postmaster', 'postmaster@%s' % domain), ('bare', 'Postmaster'),
               ('mixed', 'PostMaster@%s' % domain), ('abuse', 'abuse@%s' % domain)]
     for attribute, address in probes:
-        setattr(evidence, attribute, await probe.rcpt(address))
+        setattr(evidence, attribute, (await probe.ask(evidence.sender, address))[1])
     if transaction.sender == '':
         await _retry_refused_with_sender(probe, evidence, probes)
     if settings.run is not None and evidence.postmaster is not None:
@@ -164,11 +177,14 @@ async def probe_postmaster(probe: ProbeSession, target: Target) -> list[Finding]
         if evidence.postmaster.is_permanent():
             settings.run.count('refused_rcpt')
     if evidence.postmaster is not None and evidence.postmaster.is_permanent():
-        # The reference for "refused as if foreign": what the server says to a domain it does not serve.
-        if await probe.mail(settings.mail_from) is not None:
-            evidence.foreign = await probe.rcpt(foreign_reference(settings.relay_recipient, domain))
-    if probe.problem is not None:
-        evidence.ended = probe.problem.summary
+        # The reference for "refused as if foreign": what the server says to a domain it does not serve -
+        # with the null sender when the server refuses mail_from itself (it verifies senders).
+        reference = foreign_reference(settings.relay_recipient, domain)
+        evidence.foreign = (await probe.ask(settings.mail_from, reference))[1]
+        if refusal.is_sender_refusal(evidence.foreign):
+            evidence.foreign = (await probe.ask('', reference))[1]
+    if probe.problem is not None or None in (evidence.postmaster, evidence.bare, evidence.mixed, evidence.abuse):
+        evidence.ended = probe.ended
     verdicts = judge_postmaster(evidence)
     transcript = probe.excerpt(mark)
     return [finding(rule, verdicts[rule][0], verdicts[rule][1], target, transcript) for rule in RULES]
@@ -190,11 +206,10 @@ async def _retry_refused_with_sender(probe: ProbeSession, evidence: PostmasterEv
                if getattr(evidence, attribute) is not None and getattr(evidence, attribute).is_permanent()]
     if not refused:
         return
-    mail = await probe.mail(probe.settings.mail_from)
-    if mail is None or not mail.is_positive():
-        return
     for attribute, address in refused:
-        reply = await probe.rcpt(address)
+        mail, reply = await probe.ask(probe.settings.mail_from, address)
+        if mail is not None and not mail.is_positive():
+            return
         if reply is not None and reply.is_positive():
             setattr(evidence, attribute, reply)
             evidence.null_sender_only[address] = reply

@@ -19,6 +19,19 @@ counts as relaying only when the same server refuses a random unknown
 mailbox at that same domain: an accept-all server takes any local part,
 and that is not relaying. Source-routed and sender-forged forms need no
 such control - their final destination is the foreign domain itself.
+
+Servers count some of these forms as syntax errors (Exim: a second "@",
+an address literal) and hang up after a few errors (Exim after the fourth
+syntax error, a strict Postfix after its third refusal of any kind): the
+probe session spreads those forms over its connections, and a form that
+an error limit cut off is tried again in a new one (``_checks/probe.py``).
+
+A server that verifies senders refuses the auditor's ``mail_from`` (X.1.7,
+X.1.8, or MAIL refused while ``MAIL FROM:<>`` is accepted); that is no
+relay refusal, so RL-1 and the forms under the session's sender are
+repeated with the null sender. Forms whose subject is a forged sender
+cannot be repeated with another one: a permanent refusal of that sender is
+a refusal, a temporary one leaves the form undecided.
 """
 
 from __future__ import annotations
@@ -48,11 +61,16 @@ class Variant:
     recipient: str
     sender: str | None = None          # None: the session's sender
     control_suffix: str | None = None  # "@example.org", "@[192.0.2.1]", "" (unqualified), or None (no control needed)
-    malformed: bool = False
+    malformed: bool = False            # not an RFC 5321 path: the command builder must be told
 
     def envelope(self, default_sender: str) -> str:
         sender = default_sender if self.sender is None else self.sender
         return 'MAIL FROM:<%s> RCPT TO:<%s>' % (sender, self.recipient)
+
+    @property
+    def syntax_risk(self) -> bool:
+        """Servers may count this form as a syntax error: malformed, or an address literal (Exim allows none)."""
+        return self.malformed or '@[' in self.recipient or '@[' in (self.sender or '')
 
 
 def build_variants(domain: str, banner: str | None, literal: str, relay_recipient: str) -> list[Variant]:
@@ -88,11 +106,23 @@ def build_variants(domain: str, banner: str | None, literal: str, relay_recipien
 @dataclass
 class RelayEvidence:
     relay_recipient: str
-    sender: str = ''
+    sender: str = ''                                # the session's sender of RL-1 (and of the forms after it)
     basic: protocol.Reply | None = None
-    variants: list[tuple[Variant, protocol.Reply | None, protocol.Reply | None]] = field(default_factory=list)
+    # (variant, RCPT reply, MAIL reply, the sender it went with)
+    variants: list[tuple[Variant, protocol.Reply | None, protocol.Reply | None, str]] = field(default_factory=list)
     controls: dict[str, tuple[str, protocol.Reply | None]] = field(default_factory=dict)
     ended: str = 'the session ended'
+    mail_from: str = ''                             # the auditor's own sender
+    # The refusal of mail_from (at MAIL or at RCPT) that made the probes go on with the null sender.
+    sender_refusal: protocol.Reply | None = None
+    null_mail: protocol.Reply | None = None         # MAIL FROM:<> when it was needed and refused
+
+    def sender_note(self) -> str:
+        """Why RL-1 ran with the null sender, when it did."""
+        if self.sender_refusal is None or self.sender != '':
+            return ''
+        return (' (with the null sender: MAIL FROM:<%s> was refused, %s, a refusal of the auditor\'s sender - %s)'
+                % (self.mail_from, quote(self.sender_refusal), refusal.sender_hint(self.mail_from)))
 
 
 def judge_basic(evidence: RelayEvidence) -> tuple[str, str]:
@@ -100,12 +130,20 @@ def judge_basic(evidence: RelayEvidence) -> tuple[str, str]:
     if reply is None:
         return INCONCLUSIVE, 'not probed (%s)' % evidence.ended
     sent = 'MAIL FROM:<%s> RCPT TO:<%s> got %s' % (evidence.sender, evidence.relay_recipient, quote(reply))
+    note = evidence.sender_note()
     if reply.is_positive():
         return FAIL, (sent + ': an open relay - the server accepted mail for a foreign domain from this client '
-                      '(judged from this vantage point; no message was sent)')
-    if reply.is_transient():
-        return INCONCLUSIVE, sent + ': a temporary refusal decides nothing'
+                      '(judged from this vantage point; no message was sent)' + note)
     cause = refusal.cause(reply)
+    if cause == refusal.SENDER:
+        if not evidence.sender:
+            return INCONCLUSIVE, sent + ': a refusal of the null sender, not of the relay (null_sender_check reports it)'
+        null = ('MAIL FROM:<> got %s, so the probe cannot be repeated with the null sender' % quote(evidence.null_mail)
+                if evidence.null_mail is not None else 'the probe could not be repeated with the null sender')
+        return INCONCLUSIVE, '%s: a refusal of the auditor\'s sender, not of the relay, and %s; %s' % (
+            sent, null, refusal.sender_hint(evidence.sender))
+    if reply.is_transient():
+        return INCONCLUSIVE, sent + ': a temporary refusal decides nothing' + note
     if cause == refusal.DOMAIN:
         return INCONCLUSIVE, (sent + ': refused because the test domain accepts no mail, not as relaying; set '
                               'relay_recipient to a mailbox at a domain that accepts mail')
@@ -114,17 +152,32 @@ def judge_basic(evidence: RelayEvidence) -> tuple[str, str]:
     code = '%d %s' % (reply.code, reply.enhanced) if reply.enhanced else str(reply.code)
     refused = 'foreign RCPT got %s: relaying refused' % code
     if reply.code == 550 and (reply.enhanced or '').startswith('5.7.'):
-        return PASS, refused
-    return PASS, refused + ' (550 5.7.x preferred)'
+        return PASS, refused + note
+    return PASS, refused + ' (550 5.7.x preferred)' + note
 
 
 def judge_variant(variant: Variant, reply: protocol.Reply | None, mail: protocol.Reply | None,
-                  control: tuple[str, protocol.Reply | None] | None, sender: str) -> tuple[str, str]:
+                  control: tuple[str, protocol.Reply | None] | None, sender: str,
+                  ended: str = 'the session ended') -> tuple[str, str]:
     envelope = variant.envelope(sender)
     if mail is not None and mail.is_permanent():
         return PASS, '%s: the sender was refused (%s)' % (variant.form, quote(mail))
+    if reply is None and mail is not None and mail.is_transient():
+        mail_sender = sender if variant.sender is None else variant.sender
+        return INCONCLUSIVE, '%s: MAIL FROM:<%s> got %s' % (variant.form, mail_sender, quote(mail))
     if reply is None:
-        return INCONCLUSIVE, '%s: not probed, the session ended' % variant.form
+        return INCONCLUSIVE, '%s: not probed (%s)' % (variant.form, ended)
+    if refusal.is_sender_refusal(reply):
+        if variant.sender is None:
+            if not sender:
+                return INCONCLUSIVE, '%s: %s got %s: a refusal of the null sender, not of the form' % (
+                    variant.form, envelope, quote(reply))
+            return INCONCLUSIVE, '%s: %s got %s: a refusal of the auditor\'s sender, not of the form; %s' % (
+                variant.form, envelope, quote(reply), refusal.sender_hint(sender))
+        if reply.is_transient():
+            return INCONCLUSIVE, ('%s: %s got %s: the server verifies senders and put this one off, which does not '
+                                  'show whether it relays for it' % (variant.form, envelope, quote(reply)))
+        return PASS, '%s: the sender was refused (%s)' % (variant.form, quote(reply))
     if reply.is_transient():
         return INCONCLUSIVE, '%s: %s got %s' % (variant.form, envelope, quote(reply))
     if not reply.is_positive():
@@ -142,8 +195,8 @@ def judge_variant(variant: Variant, reply: protocol.Reply | None, mail: protocol
 def judge_variants(evidence: RelayEvidence) -> tuple[str, str]:
     verdicts = [judge_variant(variant, reply, mail,
                               None if variant.control_suffix is None else evidence.controls.get(variant.control_suffix),
-                              evidence.sender)
-                for variant, reply, mail in evidence.variants]
+                              sender, evidence.ended)
+                for variant, reply, mail, sender in evidence.variants]
     if not verdicts:
         return INCONCLUSIVE, 'no variant was probed (%s)' % evidence.ended
     failed = [text for status, text in verdicts if status == FAIL]
@@ -171,7 +224,7 @@ async def probe_relay(probe: ProbeSession, target: Target) -> list[Finding]:
     mark = probe.mark()
     if probe.problem is not None:
         return problem_findings(rules, target, probe.problem, probe.excerpt(mark))
-    evidence = RelayEvidence(settings.relay_recipient)
+    evidence = RelayEvidence(settings.relay_recipient, mail_from=settings.mail_from)
     transaction = await begin(probe, null_first=False)
     if not transaction.open:
         if probe.problem is not None:
@@ -179,12 +232,16 @@ async def probe_relay(probe: ProbeSession, target: Target) -> list[Finding]:
         return [finding(rule, INCONCLUSIVE, 'MAIL FROM refused for %s and for the null sender: no recipient '
                         'could be tried' % settings.mail_from, target, probe.excerpt(mark)) for rule in rules]
     evidence.sender = transaction.sender or ''
-    evidence.basic = await probe.rcpt(settings.relay_recipient)
+    evidence.sender_refusal = transaction.sender_refusal
+    _mail, evidence.basic = await probe.ask(evidence.sender, settings.relay_recipient)
+    if evidence.sender and refusal.is_sender_refusal(evidence.basic):
+        await _with_null_sender(probe, evidence)
     if settings.relay_variants and evidence.basic is not None:
         await _probe_variants(probe, evidence, build_variants(domain, probe.banner_name, target.literal,
                                                               settings.relay_recipient))
-    if probe.problem is not None:
-        evidence.ended = probe.problem.summary
+    if probe.problem is not None or evidence.basic is None or any(
+            reply is None and mail is None for _v, reply, mail, _s in evidence.variants):
+        evidence.ended = probe.ended
     verdicts = {'RL-1': judge_basic(evidence)}
     if settings.relay_variants:
         verdicts['RL-2'] = judge_variants(evidence)
@@ -192,17 +249,37 @@ async def probe_relay(probe: ProbeSession, target: Target) -> list[Finding]:
     return [finding(rule, verdicts[rule][0], verdicts[rule][1], target, transcript) for rule in rules]
 
 
+async def _with_null_sender(probe: ProbeSession, evidence: RelayEvidence) -> None:
+    """The auditor's sender was refused at RCPT: RL-1 again with MAIL FROM:<>, and the forms after it with <> too."""
+    refused = evidence.basic
+    mail, reply = await probe.ask('', evidence.relay_recipient)
+    if reply is None:
+        evidence.null_mail = mail  # the refusal of MAIL FROM:<>, or None when the session ended
+        return
+    evidence.sender_refusal, evidence.sender, evidence.basic = refused, '', reply
+
+
 async def _probe_variants(probe: ProbeSession, evidence: RelayEvidence, variants: list[Variant]) -> None:
     for variant in variants:
         sender = evidence.sender if variant.sender is None else variant.sender
-        mail = await probe.transaction(sender)
-        reply = None
-        if mail is not None and mail.is_positive():
-            reply = await probe.rcpt(variant.recipient, allow_malformed=variant.malformed)
-            if reply is not None and reply.is_positive() and variant.control_suffix is not None:
-                await _control(probe, evidence, variant.control_suffix)
-        evidence.variants.append((variant, reply, mail))
+        mail, reply = await probe.ask(sender, variant.recipient, allow_malformed=variant.malformed,
+                                      syntax_risk=variant.syntax_risk)
+        if variant.sender is None and sender and refusal.is_sender_refusal(reply) and evidence.null_mail is None:
+            # The auditor's sender refused from here on (some servers verify only some recipients' senders):
+            # this form and the rest go with the null sender, as RL-1 would have.
+            null_mail, null_reply = await probe.ask('', variant.recipient, allow_malformed=variant.malformed,
+                                                    syntax_risk=variant.syntax_risk)
+            if null_reply is not None:
+                evidence.sender_refusal = evidence.sender_refusal or reply
+                evidence.sender, sender, mail, reply = '', '', null_mail, null_reply
+            else:
+                evidence.null_mail = null_mail
+        if reply is not None and reply.is_positive() and variant.control_suffix is not None:
+            await _control(probe, evidence, variant.control_suffix)
+        evidence.variants.append((variant, reply, mail, sender))
         if probe.problem is not None:
+            # The forms not tried are named among the undecided, with the reason.
+            evidence.variants += [(rest, None, None, evidence.sender) for rest in variants[len(evidence.variants):]]
             break
 
 
@@ -211,8 +288,5 @@ async def _control(probe: ProbeSession, evidence: RelayEvidence, suffix: str) ->
     if suffix in evidence.controls:
         return
     address = random_local_part() + suffix
-    reply = None
-    mail = await probe.transaction(evidence.sender)
-    if mail is not None and mail.is_positive():
-        reply = await probe.rcpt(address, allow_malformed=not suffix)
+    _mail, reply = await probe.ask(evidence.sender, address, allow_malformed=not suffix, syntax_risk='@[' in suffix)
     evidence.controls[suffix] = (address, reply)

@@ -10,6 +10,7 @@ A job that has not started when the deadline passes gets its rules as
 `inconclusive` at once; running sessions stop at the deadline themselves
 (every SMTP session carries it). Back-off is the run state's: a job at an
 address that was backed off gets that address's Problem without a packet.
+Jobs that met a deferral (4xx) get one retry after ``retry_4xx`` seconds.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import typing as t
 from dataclasses import dataclass
 
 from .._checks.probe import ProbeSession, ProbeSettings, Target, problem_findings
-from .._findings import FAIL, INCONCLUSIVE, Finding
+from .._findings import ERROR, FAIL, INCONCLUSIVE, Finding
 from .._run_state import Problem
 from .plan import Job
 
@@ -97,14 +98,47 @@ async def run_jobs(jobs: t.Sequence[Job], settings: ProbeSettings, caps: Caps) -
     await asyncio.gather(*(run(job) for job in jobs))
 
 
+UNDECIDED = (INCONCLUSIVE, ERROR)
+
+
 async def retry_transient(jobs: t.Sequence[Job], settings: ProbeSettings, retry_4xx: float, caps: Caps) -> None:
-    """Greylisting: the jobs that met a 4xx run once more after ``retry_4xx`` seconds, if the deadline allows."""
-    retry = [job for job in jobs if job.transient]
+    """Deferrals - greylisting, postscreen's 450 4.3.2 to a first-time client: one more try after ``retry_4xx`` s.
+
+    The jobs that met a 4xx and left a rule undecided run once more, in new sessions, if the deadline
+    leaves room for the pause. A rule the first run decided keeps that verdict when the retry does not
+    decide it, so a retry never makes a finding worse; what is still undecided says it was retried.
+    """
+    retry = [job for job in jobs if job.transient and any(finding.status in UNDECIDED for finding in job.findings)]
     loop = asyncio.get_running_loop()
-    if not retry or retry_4xx <= 0 or loop.time() + retry_4xx >= caps.deadline:
+    if not retry or retry_4xx <= 0:
+        return
+    if loop.time() + retry_4xx >= caps.deadline:
+        for job in retry:
+            for finding in job.findings:
+                if finding.status in UNDECIDED:
+                    finding.summary += ' (not retried: the deadline of %g s leaves no room for a retry after %g s)' % (
+                        caps.deadline_seconds, retry_4xx)
         return
     await asyncio.sleep(retry_4xx)
+    first = {id(job): job.findings for job in retry}
     for job in retry:
         job.findings = []
         job.transient = False
     await run_jobs(retry, settings, caps)
+    for job in retry:
+        job.findings = merged(first[id(job)], job.findings, retry_4xx)
+
+
+def merged(first: list[Finding], again: list[Finding], retry_4xx: float) -> list[Finding]:
+    """The retry's findings, except where only the first run decided the rule."""
+    decided = {(f.rule, f.domain, f.address): f for f in first if f.status not in UNDECIDED}
+    out = []
+    for finding in again:
+        if finding.status in UNDECIDED:
+            earlier = decided.get((finding.rule, finding.domain, finding.address))
+            if earlier is not None:
+                finding = earlier
+            else:
+                finding.summary += ' (retried once after %g s)' % retry_4xx
+        out.append(finding)
+    return out

@@ -465,14 +465,16 @@ def test_scenario_layout() -> None:
     assert [s.behaviour for s in scenario.servers] == list(lab.BEHAVIOURS) + ["compliant"]
     assert [s.address for s in scenario.servers] == ["127.0.1.%d" % i for i in range(1, len(lab.BEHAVIOURS) + 1)] + ["::1"]
     assert scenario.server("compliant").address == "127.0.1.1"  # the IPv6 twin comes last
-    assert [s.address for s in scenario.postfix] == ["127.0.2.%d" % i for i in range(1, 6)]
+    assert [s.address for s in scenario.postfix] == ["127.0.2.%d" % i for i in range(1, 7)]
+    assert [(s.behaviour, s.address, s.domain) for s in scenario.exim] == [("exim_default", "127.0.3.1", "exim-default.lab.test")]
+    assert "exim-default.lab.test" not in scenario.domains() and "exim-default.lab.test" in scenario.domains(include_exim=True)
     assert scenario.server("open_relay").domain == "open-relay.lab.test"
     assert scenario.server("postfix_null_sender_refused").name == "mx.postfix-null-sender-refused.lab.test"
-    for spec in scenario.servers[:-1] + scenario.postfix:
+    for spec in scenario.servers[:-1] + scenario.postfix + scenario.exim:
         assert scenario.records[spec.domain + "."]["MX"] == ["10 %s." % spec.name]
         assert scenario.records[spec.name + "."]["A"] == [spec.address]
     assert scenario.records["mx.ipv6.lab.test."]["AAAA"] == ["::1"]
-    domains = scenario.domains()
+    domains = scenario.domains(include_exim=True)
     assert len(domains) == len(set(domains)) and "dns-timeout.lab.test" in domains
     assert all(addr.startswith("127.") for node in scenario.records.values() for addr in node.get("A", []))
 

@@ -105,10 +105,12 @@ def domain(name):
 
 def test_instance_table():
     addresses = [address for address, _domain in lab_postfix.INSTANCES.values()]
-    assert len(set(addresses)) == len(addresses) == 5
+    assert len(set(addresses)) == len(addresses) == 6
     assert all(address.startswith('127.0.2.') for address in addresses)
     assert lab_postfix.INSTANCES['postfix_compliant'] == ('127.0.2.1', 'postfix-compliant.lab.test')
     assert lab_postfix.hostname_of('postfix_accept_all') == 'mx.postfix-accept-all.lab.test'
+    assert lab_postfix.INSTANCES['postfix_error_limits'] == ('127.0.2.6', 'postfix-error-limits.lab.test')
+    assert ('smtpd_hard_error_limit', '3') in lab_postfix.INSTANCE_OVERRIDES['postfix_error_limits']
 
 
 def test_master_block_is_well_formed():

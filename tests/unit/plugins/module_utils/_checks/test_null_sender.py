@@ -31,3 +31,19 @@ def ns(null_mail, null_rcpt=None, real_mail=None, real_rcpt=None):
 ])
 def test_null_sender(args, status):
     assert ns(*args)[0] == status
+
+
+@pytest.mark.parametrize('args, words', [
+    # The real sender refused at MAIL (sender verification at MAIL time): nothing to compare with.
+    (('250 2.1.0 Ok', '550 5.7.1 Access denied', '550 5.1.8 <a@audit.example.net>: Sender address rejected: Domain not found'),
+     'could not be tried'),
+    # ... or at RCPT time, with an X.1.7 code.
+    (('250 2.1.0 Ok', '550 5.7.1 Access denied', '250 2.1.0 Ok', '450 4.1.7 <a@b>: Sender address rejected: unverified address'),
+     'a refusal of that sender'),
+    (('250 2.1.0 Ok', '550 5.7.1 Access denied', '250 2.1.0 Ok', '450 4.7.1 Greylisted'), 'temporary'),
+    # The comparison never came: before, this was a pass.
+    (('250 2.1.0 Ok', '550 5.7.1 Access denied'), 'got no answer'),
+])
+def test_no_comparison_no_verdict(args, words):
+    status, text = ns(*args)
+    assert status == 'inconclusive' and words in text, text

@@ -70,3 +70,18 @@ def test_refused_only_with_the_null_sender_is_a_pass_here():
     verdicts = postmaster.judge_postmaster(evidence)
     assert verdicts['PM-1'][0] == 'pass'
     assert 'null_sender_check' in verdicts['PM-1'][1]
+
+
+def test_a_refusal_of_the_auditors_sender_is_never_a_postmaster_failure():
+    """Sender verification: 550 5.1.7 to mail_from, even where another form was accepted, is not about the mailbox."""
+    unverified = '550 5.1.7 <a@audit.example.net>: Sender address rejected: unverified address'
+    evidence = pm_evidence(unverified, bare='250 2.1.5 Ok', abuse=unverified, foreign=unverified)
+    evidence.sender = 'a@audit.example.net'
+    verdicts = postmaster.judge_postmaster(evidence)
+    # <Postmaster> without a domain says nothing of the domain: RL-3 is not decided either.
+    assert statuses(verdicts) == {'PM-1': 'inconclusive', 'PM-2': 'inconclusive', 'RL-3': 'inconclusive'}
+    assert 'not of the mailbox' in verdicts['PM-1'][1] and 'null-sender call-back' in verdicts['PM-1'][1]
+    exim = '550-Verification failed for <a@audit.example.net>\n550-Unrouteable address\n550 Sender verify failed'
+    evidence = pm_evidence(exim, abuse=exim, foreign=exim)
+    evidence.sender = 'a@audit.example.net'
+    assert set(statuses(postmaster.judge_postmaster(evidence)).values()) == {'inconclusive'}

@@ -26,3 +26,19 @@ def test_recipient(unknown, control, status):
     assert verdict[0] == status
     if status == 'warn':
         assert 'backscatter' in verdict[1] and 'bounce them later' in verdict[1]
+
+
+def test_a_refusal_of_the_auditors_sender_says_what_to_do():
+    evidence = recipient.RecipientEvidence('x@example.org', reply('450 4.1.7 <a@audit.example.net>: Sender address '
+                                                                  'rejected: unverified address'),
+                                           sender='a@audit.example.net', mail_from='a@audit.example.net')
+    status, text = recipient.judge_recipient(evidence)
+    assert status == 'inconclusive' and 'not of the recipient' in text and 'null-sender call-back' in text
+
+
+def test_repeated_with_the_null_sender():
+    evidence = recipient.RecipientEvidence('x@example.org', reply('550 5.1.1 User unknown'), sender='',
+                                           mail_from='a@audit.example.net',
+                                           sender_refusal=reply('450 4.1.7 Sender address rejected: unverified address'))
+    status, text = recipient.judge_recipient(evidence)
+    assert status == 'pass' and 'with the null sender' in text and '450 4.1.7' in text

@@ -25,7 +25,7 @@ from ansible_collections.mxaudit.smtp.plugins.module_utils._checks import refusa
     ('530 5.7.0 Authentication required', refusal.CLIENT),
     ('556 5.1.10 Recipient address rejected: Domain example.com does not accept mail (nullMX)', refusal.DOMAIN),
     ('550 5.1.2 Host unknown', refusal.DOMAIN),
-    ('501 5.1.7 Bad sender address syntax', refusal.SYNTAX),
+    ('501 5.1.7 Bad sender address syntax', refusal.SENDER),
     ('501 Syntax error', refusal.SYNTAX),
     ('554 5.7.1 <postmaster@example.org>: Recipient address rejected: Access denied', refusal.UNKNOWN),
 ])
@@ -38,3 +38,27 @@ def test_same_refusal_ignores_the_address():
                                 reply('554 5.7.1 <b@y.example>: Relay access denied'))
     assert not refusal.same_refusal(reply('550 5.1.1 <a@x.example>: User unknown'),
                                     reply('554 5.7.1 <b@y.example>: Relay access denied'))
+
+
+@pytest.mark.parametrize('text', [
+    '450 4.1.7 <a@audit.example.net>: Sender address rejected: unverified address: Host or domain name not found',
+    '550 5.1.7 <a@audit.example.net>: Sender address rejected: undeliverable address: host said: 550 no such user',
+    '550 5.1.8 <a@audit.example.net>: Sender address rejected: Domain not found',
+    '553 5.1.8 <a@audit.example.net>... Domain of sender address a@audit.example.net does not exist',
+    '550-Verification failed for <a@audit.example.net>\n550-Unrouteable address\n550 Sender verify failed',
+    '451 Could not complete sender verify',
+    '554 5.7.1 <a@audit.example.net>: Sender address rejected: Access denied',
+    '550 5.1.0 <a@audit.example.net>: Sender address rejected: User unknown in local recipient table',
+])
+def test_refusals_of_the_sender(text):
+    """Sender verification and sender policy, by the RFC 3463 code first (X.1.7, X.1.8), else by the words."""
+    assert refusal.cause(reply(text)) == refusal.SENDER
+    assert refusal.is_sender_refusal(reply(text))
+
+
+def test_not_refusals_of_the_sender():
+    assert refusal.cause(reply('550 5.1.1 <x@example.org>: Recipient address rejected: User unknown')) == refusal.MAILBOX
+    assert not refusal.is_sender_refusal(reply('250 2.1.0 Sender ok'))
+    assert not refusal.is_sender_refusal(None)
+    assert 'postmaster@audit.example.net' in refusal.sender_hint('postmaster@audit.example.net')
+    assert 'MX of audit.example.net' in refusal.sender_hint('postmaster@audit.example.net')

@@ -74,3 +74,50 @@ def test_source_route_needs_no_control():
 def test_refused_sender_is_a_refusal():
     variant = relay.Variant('null sender', 'probe@example.com', sender='')
     assert relay.judge_variant(variant, None, reply('501 bad sender'), None, '')[0] == 'pass'
+
+
+UNVERIFIED = '450 4.1.7 <a@audit.example.net>: Sender address rejected: unverified address'
+
+
+@pytest.mark.parametrize('text', [UNVERIFIED, '550 5.1.7 <a@audit.example.net>: Sender address rejected: unverified address',
+                                  '550-Verification failed for <a@audit.example.net>\n550 Sender verify failed'])
+def test_a_refusal_of_the_auditors_sender_is_no_relay_refusal(text):
+    """Before, a 550 5.1.7 or Exim's "Sender verify failed" passed RL-1 as "relaying refused"."""
+    evidence = relay.RelayEvidence('x@example.com', 'a@audit.example.net', reply(text), mail_from='a@audit.example.net',
+                                   null_mail=reply('550 5.7.1 <>: Sender address rejected: Access denied'))
+    status, summary = relay.judge_basic(evidence)
+    assert status == 'inconclusive' and 'not of the relay' in summary and 'MAIL FROM:<> got "550 5.7.1' in summary
+    assert 'null-sender call-back' in summary
+
+
+def test_rl1_repeated_with_the_null_sender_says_why():
+    evidence = relay.RelayEvidence('x@example.com', '', reply('554 5.7.1 <x@example.com>: Relay access denied'),
+                                   mail_from='a@audit.example.net', sender_refusal=reply(UNVERIFIED))
+    status, summary = relay.judge_basic(evidence)
+    assert status == 'pass' and 'with the null sender' in summary and '450 4.1.7' in summary
+    # The null sender refused as a sender is no relay refusal either.
+    evidence = relay.RelayEvidence('x@example.com', '', reply('550 5.7.1 <>: Sender address rejected: Access denied'))
+    assert relay.judge_basic(evidence)[0] == 'inconclusive'
+
+
+def test_forms_and_sender_refusals():
+    form = relay.Variant('percent hack at the domain', 'probe%example.com@example.org', control_suffix='@example.org')
+    forged = relay.Variant('sender at the domain', 'probe@example.com', sender='mxaudit-relay-probe@example.org')
+    ok = reply('250 2.1.0 Ok')
+    # The session's sender refused: not a refusal of the form.
+    assert relay.judge_variant(form, reply(UNVERIFIED), ok, None, 'a@audit.example.net')[0] == 'inconclusive'
+    # A forged sender put off by sender verification: not decided; refused for good: a refusal.
+    verdict = relay.judge_variant(forged, reply(UNVERIFIED), ok, None, 'a@audit.example.net')
+    assert verdict[0] == 'inconclusive' and 'verifies senders' in verdict[1]
+    assert relay.judge_variant(forged, reply('550 5.1.8 Sender address rejected: Domain not found'), ok, None, '')[0] == 'pass'
+    # A MAIL put off (4xx) is not "not probed".
+    verdict = relay.judge_variant(forged, None, reply('451 4.3.0 try later'), None, '')
+    assert verdict[0] == 'inconclusive' and '451 4.3.0' in verdict[1]
+
+
+def test_forms_servers_may_count_as_syntax_errors():
+    variants = {v.form: v for v in relay.build_variants('example.org', 'mx1.example.org', '[192.0.2.10]', 'probe@example.com')}
+    risky = {form for form, variant in variants.items() if variant.syntax_risk}
+    assert {'double @ at the domain', 'double @ at the banner name', 'sender at the address literal',
+            'percent hack at the address literal', 'source route through the address literal'} <= risky
+    assert not {'null sender', 'percent hack at the domain', 'source route through the domain'} & risky
