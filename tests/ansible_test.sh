@@ -119,6 +119,16 @@ fi
 
 cd "$COLLECTION"
 
+# ansible-test runs pytest with a cleaned environment (a short allow-list), so CI=true - which makes
+# a missing Postfix or Exim fail instead of skip - and the lab's port overrides would never reach the
+# tests. They are handed over in a file that tests/unit/conftest.py reads first.
+"$VENV/bin/python" - "$COLLECTION/tests/unit/.environment.json" <<'EOF'
+import json, os, sys
+keep = {key: value for key, value in os.environ.items() if key == 'CI' or key.startswith('MXAUDIT_')}
+with open(sys.argv[1], 'w', encoding='utf-8') as handle:
+    json.dump(keep, handle)
+EOF
+
 args=(--local --python "$PYTHON_VERSION" --color no)
 case "$cmd" in
     units)

@@ -79,7 +79,8 @@ def run_module(module: AnsibleModule, name: str) -> None:
         if not kind.smtp:
             options.addresses = []  # a DNS module looks the MX up even when addresses are given
         extra = kind.settings(module.params, options.domains) if kind.settings else {}
-        settings = RunSettings(checks=kind.checks, transcripts='all', policy=module.params.get('policy'), **extra)
+        settings = RunSettings(checks=kind.checks, transcripts='all', policy=module.params.get('policy'),
+                               retry_4xx=module.params.get('retry_4xx') or 0.0, **extra)
     except OptionError as exc:
         module.fail_json(msg='Invalid option: %s' % exc)
     engine = Engine(options, settings)

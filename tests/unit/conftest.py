@@ -10,14 +10,28 @@ never to the system resolver.
 
 from __future__ import annotations
 
+import json
 import os
 import typing as t
 from dataclasses import dataclass
 
 import pytest
 
+
 from ansible_collections.mxaudit.smtp.tests.lab import LabDNSServer, LabRunner, LabSMTPServer, default_lab
 from ansible_collections.mxaudit.smtp.tests.lab.scenario import Lab
+
+
+def _inherit_environment() -> None:
+    """CI and MXAUDIT_* as tests/ansible_test.sh saw them: ansible-test hands pytest a cleaned environment."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), '.environment.json')
+    if os.path.exists(path):
+        with open(path, encoding='utf-8') as handle:
+            for key, value in json.load(handle).items():
+                os.environ.setdefault(key, value)
+
+
+_inherit_environment()
 
 # Ports apart from the demo lab's (2525/5300) so both can run at once, and one pair per
 # pytest-xdist worker (ansible-test units runs several).
