@@ -36,6 +36,9 @@ options:
       - A file on the managed host with one domain per line; blank lines and C(#) comments are ignored.
       - Read in addition to O(domain) or O(domains). Duplicates are dropped; invalid names are reported per domain
         (a V(MX-1) finding with status V(error)) without stopping the run.
+      - It must be a regular file (not a directory, a device such as C(/dev/zero), a FIFO or C(/dev/stdin)) of at most
+        64 MiB and 1,000,000 lines, in UTF-8; otherwise the module fails before any query, naming the cap, or the line
+        and byte that is not UTF-8.
     type: path
   checks:
     description:
@@ -68,11 +71,17 @@ options:
   output_file:
     description:
       - Write the complete result, every transcript included, as JSON to this path on the managed host.
-      - Not written in check mode.
+      - Checked before the run starts - the path is not a directory or a device, and its directory exists and takes a
+        new file (a temporary one is created and removed) - so a bad path fails at once instead of after the run.
+      - Written at the end to a temporary file beside it, then renamed. Should that fail (a full disk), the result is
+        returned all the same, with RV(output_file_error) and a warning, and C(changed=false).
+      - Not written in check mode (then only checked, without creating anything).
     type: path
   relay_recipient:
     description:
       - The foreign mailbox of the relay probes (see M(mxaudit.smtp.relay_check)); it must not be at an audited domain.
+      - With O(relay_variants), every relay form built from it must be sendable, which a quoted local part (C("x y"@example.com))
+        or a very long foreign domain is not; such a value is refused before any query, naming the form.
     type: str
     default: mxaudit-relay-probe@example.com
   relay_variants:
@@ -239,6 +248,15 @@ compliant:
   description: True when no domain has a failed MUST.
   returned: always
   type: bool
+output_file:
+  description: The path of the result file, when it was written.
+  returned: when O(output_file) was written
+  type: str
+output_file_error:
+  description: Why O(output_file) could not be written at the end of the run (the result is returned all the same).
+  returned: when writing O(output_file) failed
+  type: str
+  version_added: 0.2.0
 """
 
 from ansible.module_utils.basic import AnsibleModule
