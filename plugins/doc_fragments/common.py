@@ -61,7 +61,9 @@ options:
     version_added: 0.2.0
   concurrency:
     description:
-      - SMTP sessions open at once, over all addresses (and DNS lookups at once, at least 10).
+      - SMTP sessions open at once, over all addresses (and domains resolved at once, at least 10).
+      - Lowered, with a warning, to what this host's limit of open files allows; the module first raises its soft limit
+        (C(RLIMIT_NOFILE)) to the hard limit.
     type: int
     default: 100
     version_added: 0.2.0
@@ -99,6 +101,34 @@ options:
         type: str
         choices: [info, low, medium, high, critical, none]
         default: high
+  max_mx_hosts:
+    description:
+      - MX hosts of one domain that are looked up and probed, the most preferred first (1 to 1000).
+      - The others are neither looked up nor probed; a V(MX-1) finding with status V(skipped) names them. A domain with
+        a thousand MX records would otherwise cost thousands of DNS queries and sessions.
+    type: int
+    default: 10
+    version_added: 0.2.0
+  max_addresses_per_host:
+    description:
+      - Addresses of one MX host that are probed (1 to 100), the first in numeric order with IPv4 and IPv6 in turn, so
+        the same ones are probed on every run whatever order DNS gives them in.
+      - The others are not probed; a V(MX-1) finding with status V(skipped) names them.
+    type: int
+    default: 4
+    version_added: 0.2.0
+  allow_private_addresses:
+    description:
+      - Also probe the addresses found in DNS that are not globally routable - private (V(10.0.0.0/8), V(172.16.0.0/12),
+        V(192.168.0.0/16), V(fc00::/7)), loopback, link-local, shared, documentation, reserved or multicast, also inside
+        IPv4-mapped, 6to4 and NAT64 addresses.
+      - By default they are not probed and a V(MX-1) finding with status V(warn) names them, since any audited domain can point
+        its MX into the network of the host that runs the audit, and such an MX cannot receive mail from the Internet.
+      - Set it for internal zones seen through an internal resolver, and for labs on V(127.0.0.0/8).
+      - Addresses given with O(addresses) are always probed.
+    type: bool
+    default: false
+    version_added: 0.2.0
   resolver:
     description:
       - How to query DNS.
@@ -118,7 +148,8 @@ options:
         default: 53
       timeout:
         description:
-          - Seconds for each DNS lookup.
+          - Seconds for each DNS lookup; a lookup that times out is asked once more.
+          - At most 50 lookups are in flight at once over the whole call.
         type: float
         default: 5.0
 requirements:

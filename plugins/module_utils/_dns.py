@@ -11,11 +11,19 @@ implicit MX, RFC 7505 null MX) and their addresses. Judging what was found
 is the mx check's job. When nameservers are given the system resolver is
 never consulted; results are cached per Resolver so MX hosts shared by many
 domains are resolved once.
+
+What a hostile zone can make the lookups cost is bounded: at most
+``max_mx_hosts`` MX hosts of a domain are looked up (the others are listed
+in ``MXSet.omitted``), at most ``max_queries`` queries are in flight at once
+over the whole run (a domain with 1,000 MX records would otherwise fire
+2,000 at once, and most of them would time out), and a query that times out
+is asked once more before it counts as failed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
 import traceback
 import typing as t
@@ -34,6 +42,13 @@ else:
     DNSPYTHON_IMPORT_ERROR = None
 
 
+# Queries in flight at once over a whole run, and tries of a query that times out.
+MAX_QUERIES = 50
+TRIES_ON_TIMEOUT = 2
+# errno values that say this host, not the DNS, ran out of something.
+LOCAL_ERRNOS = frozenset((errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM))
+
+
 class DNSLookupError(Exception):
     """A lookup could not be answered (SERVFAIL, timeout, no nameserver)."""
 
@@ -46,6 +61,7 @@ class Lookup:
     cname: str | None = None
     nxdomain: bool = False
     error: str | None = None
+    timed_out: bool = False
 
 
 @dataclass
@@ -55,6 +71,18 @@ class MXHost:
     addresses: list[str] = field(default_factory=list)
     cname: str | None = None
     errors: list[str] = field(default_factory=list)
+    # Addresses found but not probed: not globally routable (without allow_private_addresses), and
+    # those beyond max_addresses_per_host. Set by the engine (targets.select_addresses), judged by MX-1.
+    private: list[str] = field(default_factory=list)
+    beyond_cap: list[str] = field(default_factory=list)
+
+    @property
+    def probed_addresses(self) -> list[str]:
+        """The addresses the probes use: those found, less the private ones and those beyond the cap."""
+        if not self.private and not self.beyond_cap:
+            return list(self.addresses)
+        left_out = set(self.private) | set(self.beyond_cap)
+        return [address for address in self.addresses if address not in left_out]
 
     @property
     def is_ip(self) -> bool:
@@ -85,9 +113,24 @@ class MXSet:
     null_mx_mixed: bool = False
     nxdomain: bool = False
     error: str | None = None
+    omitted: list[tuple[int, str]] = field(default_factory=list)   # (preference, host) beyond max_mx_hosts
 
     def to_dict(self) -> list[dict[str, t.Any]]:
         return [host.to_dict() for host in self.hosts]
+
+
+def _local_error(exc: Exception) -> OSError | None:
+    """The OSError of this host's own limits among the nameservers' errors, if that is why none answered."""
+    errors = getattr(exc, 'kwargs', {}).get('errors') or []
+    found = [error[3] for error in errors if len(error) > 3 and isinstance(error[3], OSError)]
+    if found and len(found) == len(errors) and all(error.errno in LOCAL_ERRNOS for error in found):
+        return found[0]
+    return None
+
+
+def _local_message(name: str, rdtype: str, exc: OSError) -> str:
+    return ('DNS lookup of %s %s not made: this host ran out of a resource (%s); not a DNS failure of the domain'
+            % (relative(name), rdtype, exc))
 
 
 def absolute(name: str) -> str:
@@ -99,9 +142,10 @@ def relative(name: str) -> str:
 
 
 class Resolver:
-    """Asynchronous lookups with a per-run cache."""
+    """Asynchronous lookups with a per-run cache, at most ``max_queries`` in flight."""
 
-    def __init__(self, nameservers: t.Sequence[str] | None = None, port: int = 53, timeout: float = 5.0) -> None:
+    def __init__(self, nameservers: t.Sequence[str] | None = None, port: int = 53, timeout: float = 5.0, *,
+                 max_mx_hosts: int | None = None, max_queries: int = MAX_QUERIES) -> None:
         if nameservers:
             self._resolver = dns.asyncresolver.Resolver(configure=False)
             self._resolver.nameservers = list(nameservers)
@@ -113,6 +157,9 @@ class Resolver:
         self._resolver.search = []
         self._resolver.use_search_by_default = False
         self._cache: dict[tuple[str, str], asyncio.Future[Lookup]] = {}
+        self.max_mx_hosts = max_mx_hosts
+        self.max_queries = max_queries
+        self._in_flight: asyncio.Semaphore | None = None  # made in the running loop, on the first query
 
     async def lookup(self, name: str, rdtype: str) -> Lookup:
         """Cached: concurrent callers asking the same question share one query."""
@@ -124,16 +171,37 @@ class Resolver:
         return await asyncio.shield(future)
 
     async def _query(self, name: str, rdtype: str) -> Lookup:
+        if self._in_flight is None:
+            self._in_flight = asyncio.Semaphore(self.max_queries)
+        async with self._in_flight:
+            lookup = await self._ask(name, rdtype)
+            for _retry in range(TRIES_ON_TIMEOUT - 1):
+                if not lookup.timed_out:
+                    break
+                # A lost UDP datagram is common; one more try before the lookup counts as failed.
+                lookup = await self._ask(name, rdtype)
+        return lookup
+
+    async def _ask(self, name: str, rdtype: str) -> Lookup:
         try:
             answer = await self._resolver.resolve(name, rdtype, raise_on_no_answer=False, search=False)
         except dns.resolver.NXDOMAIN:
             return Lookup(nxdomain=True)
         except dns.resolver.NoNameservers as exc:
+            local = _local_error(exc)
+            if local is not None:
+                return Lookup(error=_local_message(name, rdtype, local))
             return Lookup(error='no nameserver answered %s %s (SERVFAIL or refused): %s' % (relative(name), rdtype, exc))
         except dns.exception.Timeout:
-            return Lookup(error='DNS timeout looking up %s %s' % (relative(name), rdtype))
+            return Lookup(error='DNS timeout looking up %s %s (asked %d times)'
+                          % (relative(name), rdtype, TRIES_ON_TIMEOUT), timed_out=True)
         except dns.exception.DNSException as exc:
             return Lookup(error='DNS error looking up %s %s: %s' % (relative(name), rdtype, exc))
+        except OSError as exc:
+            # No socket for the query: this host's limit (too many open files), or no route to the nameserver.
+            if exc.errno in LOCAL_ERRNOS:
+                return Lookup(error=_local_message(name, rdtype, exc))
+            return Lookup(error='DNS lookup of %s %s failed: %s' % (relative(name), rdtype, exc))
         cname = None
         canonical = answer.canonical_name.to_text()
         if canonical.lower() != name.lower():
@@ -183,6 +251,10 @@ class Resolver:
             if not result.null_mx_mixed:
                 return result
         targets.sort(key=lambda target: (target[0], target[1].lower()))
+        if self.max_mx_hosts is not None and len(targets) > self.max_mx_hosts:
+            # The most preferred hosts are the ones senders try first; the rest are named, not looked up.
+            result.omitted = [(preference, relative(host)) for preference, host in targets[self.max_mx_hosts:]]
+            targets = targets[:self.max_mx_hosts]
         hosts = await asyncio.gather(*(self._mx_host(preference, exchange) for preference, exchange in targets))
         result.hosts = list(hosts)
         return result

@@ -49,6 +49,9 @@ COMMON_ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = {
             'severity': {'type': 'str', 'default': 'high', 'choices': ['info', 'low', 'medium', 'high', 'critical', 'none']},
         },
     },
+    'max_mx_hosts': {'type': 'int', 'default': 10},
+    'max_addresses_per_host': {'type': 'int', 'default': 4},
+    'allow_private_addresses': {'type': 'bool', 'default': False},
     'resolver': {
         'type': 'dict',
         'options': {
@@ -60,6 +63,10 @@ COMMON_ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = {
 }
 
 COMMON_MUTUALLY_EXCLUSIVE = [('domain', 'domains')]
+
+# The highest values of the DNS caps: a DNS message holds at most about 4,000 records anyway.
+MAX_MX_HOSTS = 1000
+MAX_ADDRESSES_PER_HOST = 100
 
 
 @dataclass
@@ -81,6 +88,9 @@ class Options:
     deadline: float = 3600.0      # seconds for the whole call
     concurrency: int = 100        # SMTP sessions open at once, over all addresses
     per_address: int = 2          # SMTP sessions open at once to one address
+    max_mx_hosts: int = 10        # MX hosts of one domain looked up and probed (lowest preference first)
+    max_addresses_per_host: int = 4   # addresses of one MX host probed
+    allow_private_addresses: bool = False   # probe addresses from DNS that are not globally routable
 
 
 def to_a_label(domain: t.Any, option: str = 'domain') -> str:
@@ -118,6 +128,18 @@ def _positive(value: t.Any, option: str) -> float:
 def _count(value: t.Any, option: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 10000:
         raise OptionError('%s: %r must be a whole number of at least 1 (at most 10000)' % (option, value))
+    return value
+
+
+def _limit(value: t.Any, option: str, highest: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= highest:
+        raise OptionError('%s: %r must be a whole number from 1 to %d' % (option, value, highest))
+    return value
+
+
+def _flag(value: t.Any, option: str) -> bool:
+    if not isinstance(value, bool):
+        raise OptionError('%s: %r must be true or false' % (option, value))
     return value
 
 
@@ -169,12 +191,25 @@ def parse(params: dict[str, t.Any], *, require_domain: bool = True, smtp: bool =
     except protocol.CommandError as exc:
         raise OptionError('helo_name: %s' % exc)
 
+    try:
+        # The commands every session sends with the name, built as the sessions will build them.
+        protocol.ehlo(helo_name)
+        protocol.helo(helo_name)
+    except protocol.CommandError as exc:
+        raise OptionError('helo_name: %s' % exc)
+
     mail_from = params.get('mail_from')
-    if mail_from is None:
+    derived = mail_from is None
+    if derived:
         mail_from = 'postmaster@' + (helo_name if not helo_name.startswith('[') else 'localhost.localdomain')
     try:
         protocol.check_path(mail_from)
+        # Its only use is MAIL FROM (probe transactions, the pipelined group, the session check).
+        protocol.mail_from(mail_from)
     except protocol.CommandError as exc:
+        if derived:
+            raise OptionError('mail_from: the default postmaster@%s made from helo_name cannot be sent: %s; set mail_from'
+                              % (helo_name, exc))
         raise OptionError('mail_from: %s (use a real mailbox; the null sender is probed separately)' % exc)
 
     resolver_params = params.get('resolver') or {}
@@ -202,6 +237,10 @@ def parse(params: dict[str, t.Any], *, require_domain: bool = True, smtp: bool =
         deadline=_deadline(params.get('deadline', 3600.0)),
         concurrency=_count(params.get('concurrency', 100), 'concurrency'),
         per_address=_count(params.get('per_address', 2), 'per_address'),
+        max_mx_hosts=_limit(params.get('max_mx_hosts', 10), 'max_mx_hosts', MAX_MX_HOSTS),
+        max_addresses_per_host=_limit(params.get('max_addresses_per_host', 4), 'max_addresses_per_host',
+                                      MAX_ADDRESSES_PER_HOST),
+        allow_private_addresses=_flag(params.get('allow_private_addresses', False), 'allow_private_addresses'),
     )
 
 
@@ -216,8 +255,12 @@ def relay_recipient(value: t.Any, domains: t.Sequence[str]) -> str:
     except protocol.CommandError as exc:
         raise OptionError('relay_recipient: %s' % exc)
     foreign = address.rsplit('@', 1)[1]
-    for domain in domains:
-        if foreign == domain or foreign.endswith('.' + domain):
+    # The foreign domain and each domain above it, looked up in the audited ones (not each audited one in turn).
+    labels = foreign.split('.')
+    audited = set(domains)
+    for start in range(len(labels)):
+        domain = '.'.join(labels[start:])
+        if domain in audited:
             raise OptionError('relay_recipient: %r is at the audited domain %s; relaying is tested with a foreign domain'
                               % (value, domain))
     return address

@@ -22,7 +22,7 @@ from . import _protocol as protocol
 from ._findings import INCONCLUSIVE, SKIPPED
 
 COUNTERS = ('sessions', 'refused_greeting', 'refused_ehlo', 'transactions', 'refused_mail', 'postmaster_probes',
-            'refused_rcpt', 'reply_421')
+            'refused_rcpt', 'reply_421', 'local_errors')
 
 
 @dataclass
@@ -69,7 +69,14 @@ class RunState:
         self.count('sessions')
 
     def not_connected(self, address: str, reason: str, problem: Problem) -> None:
-        """No TCP connection (refused, timeout, unreachable): the address is not tried again."""
+        """No TCP connection (refused, timeout, unreachable): the address is not tried again.
+
+        Reason ``local`` (this host ran out of file descriptors, buffers or memory) says nothing about the
+        address: it is neither counted as unreachable (the vantage point is judged on those) nor backed off.
+        """
+        if reason == 'local':
+            self.count('local_errors')
+            return
         self.unreachable[address] = reason
         self.back_off(address, problem)
 

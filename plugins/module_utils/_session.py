@@ -15,6 +15,7 @@ timeout and its deadline, and memory stays bounded by the ReplyParser.
 from __future__ import annotations
 
 import asyncio
+import errno
 import socket
 import typing as t
 
@@ -34,8 +35,15 @@ class SessionError(Exception):
         self.message = message
 
 
+# errno values of a connection that failed for want of something on this host (descriptors, buffers, memory).
+LOCAL_ERRNOS = frozenset((errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM))
+
+
 class ConnectError(SessionError):
-    """No SMTP connection: refused, unreachable or timed out (``reason``)."""
+    """No SMTP connection: refused, unreachable or timed out (``reason``), or ``local``: this host's own limits.
+
+    A ``local`` error says nothing about the server, so the run does not count the address as unreachable.
+    """
 
     def __init__(self, message: str, reason: str) -> None:
         super().__init__(message)
@@ -131,6 +139,12 @@ class SMTPSession:
             self.note('connection to %s port %d refused' % (self.address, self.port))
             raise ConnectError('connection to %s port %d refused' % (self.address, self.port), 'refused')
         except (OSError, socket.gaierror) as exc:
+            if exc.errno in LOCAL_ERRNOS and not isinstance(exc, socket.gaierror):
+                # Too many open files (or no buffers, no memory) here: not the server's doing.
+                self.note('no connection to %s port %d attempted: this host ran out of a resource (%s)'
+                          % (self.address, self.port, exc))
+                raise ConnectError('no connection to %s port %d: this host\'s resource limit was reached (%s), not a '
+                                   'fault of the server' % (self.address, self.port, exc), 'local')
             self.note('cannot connect to %s port %d: %s' % (self.address, self.port, exc))
             raise ConnectError('cannot connect to %s port %d: %s' % (self.address, self.port, exc), 'unreachable')
         self.greeting = await self.read_reply(what='the greeting')

@@ -35,7 +35,11 @@ options:
     description:
       - A file on the managed host with one domain per line; blank lines and C(#) comments are ignored.
       - Read in addition to O(domain) or O(domains). Duplicates are dropped; invalid names are reported per domain
-        (a V(MX-1) finding with status V(error)) without stopping the run.
+        (a V(MX-1) finding with status V(error), and the domain V(unverified)) without stopping the run.
+      - An invalid name given with O(domain) or O(domains) is an error naming it, as in every module.
+      - It must be a regular file (not a directory, a device such as C(/dev/zero), a FIFO or C(/dev/stdin)) of at most
+        64 MiB and 1,000,000 lines, in UTF-8; otherwise the module fails before any query, naming the cap, or the line
+        and byte that is not UTF-8.
     type: path
   checks:
     description:
@@ -72,11 +76,17 @@ options:
   output_file:
     description:
       - Write the complete result, every transcript included, as JSON to this path on the managed host.
-      - Not written in check mode.
+      - Checked before the run starts - the path is not a directory or a device, and its directory exists and takes a
+        new file (a temporary one is created and removed) - so a bad path fails at once instead of after the run.
+      - Written at the end to a temporary file beside it, then renamed. Should that fail (a full disk), the result is
+        returned all the same, with RV(output_file_error) and a warning, and C(changed=false).
+      - Not written in check mode (then only checked, without creating anything).
     type: path
   relay_recipient:
     description:
       - The foreign mailbox of the relay probes (see M(mxaudit.smtp.relay_check)); it must not be at an audited domain.
+      - With O(relay_variants), every relay form built from it must be sendable, which a quoted local part (C("x y"@example.com))
+        or a very long foreign domain is not; such a value is refused before any query, naming the form.
     type: str
     default: mxaudit-relay-probe@example.com
   relay_variants:
@@ -205,6 +215,11 @@ stats:
     reply_421:
       description: Sessions a server ended with C(421).
       type: int
+    local_errors:
+      description: Connections this host could not attempt for lack of its own resources (open files, memory); not a fault of the
+        servers and not counted as unreachable.
+      type: int
+      version_added: 0.2.0
     transactions:
       description: Transactions started (MAIL FROM sent), the base of C(refused_at_percent.mail).
       type: int
@@ -273,6 +288,15 @@ compliant:
   description: True only when RV(verdict) is V(compliant); never true when nothing could be audited.
   returned: always
   type: bool
+output_file:
+  description: The path of the result file, when it was written.
+  returned: when O(output_file) was written
+  type: str
+output_file_error:
+  description: Why O(output_file) could not be written at the end of the run (the result is returned all the same).
+  returned: when writing O(output_file) failed
+  type: str
+  version_added: 0.2.0
 """
 
 from ansible.module_utils.basic import AnsibleModule

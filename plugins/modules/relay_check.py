@@ -44,6 +44,8 @@ options:
       - The default is under a domain reserved for documentation. A server that checks recipient domains refuses it as a domain
         that accepts no mail, which gives V(inconclusive); set a mailbox at a domain that accepts mail (one you control) for a
         decisive test. No message is ever sent to it.
+      - With O(relay_variants), every relay form built from it must be sendable, which a quoted local part (C("x y"@example.com))
+        or a very long foreign domain is not; such a value is refused before any connection, naming the form.
     type: str
     default: mxaudit-relay-probe@example.com
   relay_variants:

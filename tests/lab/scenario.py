@@ -40,7 +40,15 @@ COMPLIANT_EXTRA_DOMAINS = (
     "mx-cname.lab.test",
     "backup-mx.lab.test",
     "ipv6.lab.test",
+    "many-mx.lab.test",
+    "many-addresses.lab.test",
 )
+# Domains whose DNS is too big to audit in full: the caps of the common options (max_mx_hosts,
+# max_addresses_per_host) bound them. They are in the zone but not in Lab.domains(), so the runs
+# that audit "every lab domain" (the demo, the report tests) stay as they are.
+MANY_MX = 1000          # many-mx.lab.test: MX hosts, all at the compliant server
+MANY_ADDRESSES = 100    # mx.many-addresses.lab.test: the compliant server first, then addresses nobody listens on
+LOAD_DOMAINS = ("many-mx.lab.test", "many-addresses.lab.test")
 SERVFAIL_DOMAINS = ("servfail.lab.test",)
 DROP_DOMAINS = ("dns-timeout.lab.test",)
 
@@ -144,6 +152,12 @@ def default_lab(port: int = LAB_PORT, dns_port: int = DNS_PORT, slow_delay: Opti
         "mx.ipv6.lab.test.": {"AAAA": ["::1"], "A": [compliant_addr]},
     }
     records.update(dns_only)
+    records["many-mx.lab.test."] = {"MX": ["10 mx%04d.many-mx.lab.test." % index for index in range(1, MANY_MX + 1)]}
+    for index in range(1, MANY_MX + 1):
+        records["mx%04d.many-mx.lab.test." % index] = {"A": [compliant_addr]}
+    records["many-addresses.lab.test."] = {"MX": ["10 mx.many-addresses.lab.test."]}
+    records["mx.many-addresses.lab.test."] = {
+        "A": [compliant_addr] + ["127.0.3.%d" % index for index in range(1, MANY_ADDRESSES)]}
     # The IPv6 path: a second compliant server on [::1] for ipv6.lab.test (its A record is the IPv4 one).
     servers.append(ServerSpec("compliant", "::1", "mx.ipv6.lab.test", "ipv6.lab.test",
                               {"domains": ["ipv6.lab.test"] + list(COMPLIANT_EXTRA_DOMAINS)}))

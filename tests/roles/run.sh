@@ -210,6 +210,7 @@ lab_vars() {  # the engine options for the lab, as extra variables
     cat <<EOF
 {"mxaudit_port": $LAB_SMTP_PORT, "mxaudit_helo_name": "audit.lab.test", "mxaudit_timeout": 2,
  "mxaudit_resolver": {"nameservers": ["127.0.0.1"], "port": $LAB_DNS_PORT, "timeout": 1},
+ "mxaudit_allow_private_addresses": true,
  "mxaudit_relay_recipient": "relay-probe@foreign.lab.test"}
 EOF
 }

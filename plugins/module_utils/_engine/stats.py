@@ -71,6 +71,8 @@ def stats(results: t.Sequence[DomainResult], run: RunState, addresses: int, seco
             'rcpt': _percent(counters['refused_rcpt'], counters['postmaster_probes']),
         },
         'reply_421': counters['reply_421'],
+        # Connections this host could not even try (out of file descriptors, memory): never the servers' fault.
+        'local_errors': counters.get('local_errors', 0),
         'transactions': counters['transactions'],
         'postmaster_probes': counters['postmaster_probes'],
         'compliant': compliant,

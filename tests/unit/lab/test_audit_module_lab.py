@@ -49,12 +49,38 @@ def test_output_file_is_written(lab, tmp_path, capsys):
 
 @pytest.mark.parametrize('args, words', [
     ({'domain': 'compliant.lab.test', 'relay_recipient': 'x@compliant.lab.test'}, 'relay_recipient'),
+    ({'domain': 'compliant.lab.test', 'relay_recipient': '"x y"@foreign.lab.test'}, 'relay variant'),
+    ({'domain': 'compliant.lab.test', 'output_file': '/'}, 'output_file: / is a directory'),
+    ({'domain': 'compliant.lab.test', 'output_file': '/nonexistent/out.json'}, 'output_file: the directory'),
+    ({'domains_file': '/dev/zero'}, 'not a regular file'),
     ({'domain': 'compliant.lab.test', 'concurrency': 0}, 'concurrency'),
     ({'domains_file': '/nonexistent/domains.txt'}, 'domains_file'),
     ({'domains': ['a.example', 'b.example'], 'addresses': ['127.0.0.1']}, 'addresses'),
 ])
 def test_bad_input_fails_before_any_probe(lab, capsys, args, words):
     before = lab.servers['compliant'].connections
+    queries = len(lab.dns.queries)
     code, result = run_module(audit, lab.module_args(**args), capsys)
     assert code == 1 and words in result['msg']
-    assert lab.servers['compliant'].connections == before
+    assert lab.servers['compliant'].connections == before and len(lab.dns.queries) == queries
+
+
+def test_an_output_file_that_cannot_be_written_at_the_end_keeps_the_result(lab, tmp_path, capsys, monkeypatch):
+    """Checked writable before the run; should the write still fail (disk full), the findings are returned."""
+    from ansible_collections.mxaudit.smtp.plugins.module_utils._engine import results
+
+    def full(path, head, domains):
+        raise OSError(28, 'No space left on device')
+
+    monkeypatch.setattr(results, 'write_json', full)
+    args = lab.module_args(domain='compliant.lab.test', checks=['postmaster'], output_file=str(tmp_path / 'out.json'))
+    code, result = run_module(audit, args, capsys)
+    assert code == 0 and result['changed'] is False and result['compliant'] is True
+    assert 'No space left on device' in result['output_file_error'] and 'output_file' not in result
+    assert {f['status'] for f in result['domains'][0]['findings']} == {'pass'}
+
+
+def test_an_invalid_domain_option_is_an_error_as_in_every_module(lab, capsys):
+    code, result = run_module(audit, lab.module_args(domains=['compliant.lab.test', 'not a domain']), capsys)
+    assert code == 1 and result['failed']
+    assert result['msg'].startswith("Invalid option: domains[1]: 'not a domain' is not a valid domain name")

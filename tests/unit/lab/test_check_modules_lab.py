@@ -443,6 +443,8 @@ def test_postfix_null_sender_refused_fails_ns1_not_pm1(lab, postfix, capsys):
     ('relay-probe@foreign..lab.test', 'relay_recipient'),
     ('relay-probe@foreign.lab.test\r\nDATA', 'relay_recipient'),
     ('<relay-probe@foreign.lab.test>', 'relay_recipient'),
+    ('"x y"@foreign.lab.test', 'relay variant "quoted local part, unqualified"'),  # once a traceback mid-run (issue 9)
+    ('"a@b"@foreign.lab.test', 'relay variant "percent hack at the domain"'),
 ])
 def test_bad_relay_recipient_is_refused_before_any_connection(lab, capsys, recipient, words):
     server = lab.servers['compliant']

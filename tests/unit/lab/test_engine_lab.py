@@ -23,7 +23,7 @@ FARM_PORT = 2597
 
 
 def options(lab_port, dns_port, timeout=2.0, **extra):
-    params = {'port': lab_port, 'helo_name': HELO, 'timeout': timeout,
+    params = {'port': lab_port, 'helo_name': HELO, 'timeout': timeout, 'allow_private_addresses': True,
               'resolver': {'nameservers': ['127.0.0.1'], 'port': dns_port, 'timeout': 1.0}}
     params.update(extra)
     return _options.parse(params, require_domain=False)

@@ -13,7 +13,8 @@ from ansible_collections.mxaudit.smtp.tests.unit.module_call import run_module
 
 
 def test_mx_info(lab, capsys):
-    code, result = run_module(mx_info, {'domain': 'backup-mx.lab.test', 'resolver': lab.resolver_options()}, capsys)
+    code, result = run_module(mx_info, {'domain': 'backup-mx.lab.test', 'resolver': lab.resolver_options(),
+                                        'allow_private_addresses': True}, capsys)
     assert code == 0 and result['changed'] is False and result['compliant'] is True
     assert [(mx['preference'], mx['host']) for mx in result['mx']] == [
         (10, 'mx.compliant.lab.test'), (20, 'mx.relay-denied-all.lab.test')]
@@ -22,7 +23,7 @@ def test_mx_info(lab, capsys):
 
 def test_mx_info_several_domains(lab, capsys):
     code, result = run_module(mx_info, {'domains': ['null-mx.lab.test', 'mx-no-address.lab.test'],
-                                        'resolver': lab.resolver_options()}, capsys)
+                                        'resolver': lab.resolver_options(), 'allow_private_addresses': True}, capsys)
     assert code == 0 and 'mx' not in result
     assert [(d['domain'], d['null_mx'], d['compliant']) for d in result['domains']] == [
         ('null-mx.lab.test', True, True), ('mx-no-address.lab.test', False, False)]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.mxaudit.smtp.plugins.module_utils._options import OptionError, parse, to_a_label
+from ansible_collections.mxaudit.smtp.plugins.module_utils._options import OptionError, parse, relay_recipient, to_a_label
 
 BASE = {'helo_name': 'audit.example.net'}
 
@@ -83,3 +83,35 @@ def test_bad_caps_are_named(params, words):
 def test_caps_defaults():
     options = parse({'helo_name': 'audit.example.net'}, require_domain=False)
     assert (options.deadline, options.concurrency, options.per_address) == (3600.0, 100, 2)
+
+
+@pytest.mark.parametrize('params, words', [
+    ({'max_mx_hosts': 0}, 'max_mx_hosts'), ({'max_mx_hosts': 1001}, 'max_mx_hosts'), ({'max_mx_hosts': True}, 'max_mx_hosts'),
+    ({'max_addresses_per_host': 0}, 'max_addresses_per_host'), ({'max_addresses_per_host': 101}, 'max_addresses_per_host'),
+    ({'allow_private_addresses': 'yes'}, 'allow_private_addresses'),
+])
+def test_bad_dns_caps_are_named(params, words):
+    with pytest.raises(OptionError, match=words):
+        parse(dict(params, helo_name='audit.example.net'), require_domain=False)
+
+
+def test_dns_caps_defaults():
+    options = parse({'helo_name': 'audit.example.net'}, require_domain=False)
+    assert (options.max_mx_hosts, options.max_addresses_per_host, options.allow_private_addresses) == (10, 4, False)
+    options = parse({'helo_name': 'audit.example.net', 'max_mx_hosts': 2, 'max_addresses_per_host': 1,
+                     'allow_private_addresses': True}, require_domain=False)
+    assert (options.max_mx_hosts, options.max_addresses_per_host, options.allow_private_addresses) == (2, 1, True)
+
+
+def test_a_default_mail_from_too_long_to_send_names_helo_name():
+    helo_name = '.'.join(['a' * 60] * 4) + '.example'  # 252 octets: a valid name, too long behind "postmaster@"
+    with pytest.raises(OptionError) as info:
+        parse({'helo_name': helo_name}, require_domain=False)
+    assert str(info.value).startswith('mail_from: the default postmaster@') and 'helo_name' in str(info.value)
+
+
+def test_relay_recipient_under_any_audited_domain_names_it():
+    domains = ['d%d.example' % index for index in range(1000)] + ['lab.example']
+    with pytest.raises(OptionError, match='at the audited domain lab.example'):
+        relay_recipient('x@mx.lab.example', domains)
+    assert relay_recipient('x@foreign.example', domains) == 'x@foreign.example'

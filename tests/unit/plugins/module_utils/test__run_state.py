@@ -43,3 +43,11 @@ def test_unreachable_and_silent_addresses():
     assert run.problem('192.0.2.3').status == 'error' and run.problem('192.0.2.4').status == 'inconclusive'
     run.back_off('192.0.2.3', Problem('inconclusive', 'later'))
     assert run.problem('192.0.2.3').status == 'error'  # the first cause stays
+
+
+def test_a_local_error_is_neither_unreachable_nor_backed_off():
+    """EMFILE and the like are this host's: the address was never tried, so nothing is learnt about it (issue 9)."""
+    run = RunState()
+    run.not_connected('192.0.2.5', 'local', Problem('error', 'this host\'s resource limit was reached'))
+    assert run.unreachable == {} and run.problem('192.0.2.5') is None
+    assert run.counters['local_errors'] == 1
