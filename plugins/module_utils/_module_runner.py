@@ -277,10 +277,7 @@ def check_output_file(path: str, check_mode: bool) -> None:
 def audit_engine(params: dict[str, t.Any], check_mode: bool) -> tuple[Engine, list[t.Any]]:
     """The audit module's options into an Engine (raises OptionError)."""
     raw_domains = [params['domain']] if params['domain'] is not None else list(params['domains'] or [])
-    # Names given as options are checked as every module checks them (a bad one is an error naming it);
-    # the lines of a domains_file are reported per domain instead, so one bad line does not stop a portfolio.
-    if raw_domains:
-        parse({'domain': params['domain'], 'domains': params['domains'], 'helo_name': 'localhost.localdomain'})
+    given = len(raw_domains)
     if params['domains_file']:
         raw_domains += read_domains_file(params['domains_file'])
     if not raw_domains:
@@ -290,6 +287,12 @@ def audit_engine(params: dict[str, t.Any], check_mode: bool) -> tuple[Engine, li
         check_output_file(params['output_file'], check_mode)
     # Each name is converted to A-labels once: the Engine takes these results as they are.
     results = list(domain_results(raw_domains).values())
+    # Names given as options are checked as every module checks them (a bad one is an error naming it);
+    # the lines of a domains_file are reported per domain instead, so one bad line does not stop a portfolio.
+    explicit = {str(raw) for raw in raw_domains[:given]}
+    for result in results:
+        if result.invalid is not None and result.domain in explicit:
+            raise OptionError(result.invalid if params['domain'] is None else result.invalid.replace('domains[0]', 'domain', 1))
     valid = [result.domain for result in results if result.invalid is None]
     if options.addresses and len(valid) > 1:
         raise OptionError('addresses: can be given with one domain only (they stand for its MX hosts)')

@@ -10,12 +10,25 @@ It owns the socket, the clocks and the transcript. Whatever the server
 does - never greet, trickle bytes, close early, send garbage or an endless
 reply - the session ends with a typed SessionError within its per-reply
 timeout and its deadline, and memory stays bounded by the ReplyParser.
+
+Replies are matched to commands by counting: in lock-step (send) one
+command has one reply, and a pipelined group (pipeline) as many replies as
+commands. Whatever the server sends while no command is outstanding - the
+greeting answered, the last reply read, the next command not yet written -
+would be read as the reply to the next command, so it is looked for (what
+is readable without waiting) before and right after every command and after
+every group, and ends the session with UnsolicitedReply instead. A reply
+sent unasked that arrives while a command is outstanding, with the real
+reply later still, cannot be told from that reply here; the shift shows at
+the next command, so a verdict resting on one reply can be confirmed by one
+more round trip (NOOP gets 250, and nothing else comes).
 """
 
 from __future__ import annotations
 
 import asyncio
 import errno
+import select
 import socket
 import typing as t
 
@@ -25,6 +38,11 @@ from ._transcript import Transcript
 READ_CHUNK = 4096
 # A transcript shows this many lines of a reply that broke a bound.
 PARTIAL_LINES_SHOWN = 3
+# A transcript shows this many lines of replies no command asked for (ten injected replies fit).
+UNSOLICITED_LINES_SHOWN = 12
+# What is read, without waiting, of what a server sent with no command outstanding: enough for the
+# evidence; a server streaming replies unasked is stopped there.
+UNSOLICITED_READ_MAX = 4 * READ_CHUNK
 
 
 class SessionError(Exception):
@@ -59,7 +77,11 @@ class DeadlineExceeded(ReplyTimeout):
 
 
 class ServerClosed(SessionError):
-    """The server closed the connection while a reply was awaited."""
+    """The server closed the connection while a reply was awaited, or (``sent`` False) before a command went out."""
+
+    def __init__(self, message: str, sent: bool = True) -> None:
+        super().__init__(message)
+        self.sent = sent
 
 
 class MalformedReply(SessionError):
@@ -70,14 +92,33 @@ class MalformedReply(SessionError):
         self.bounded = bounded
 
 
+class UnsolicitedReply(SessionError):
+    """The server sent replies (or bytes) that no command asked for (RFC 5321 4.2: a reply answers a command).
+
+    In lock-step they came before a command was sent; after a pipelined group,
+    beyond the group's replies. Nothing the session reads afterwards can be
+    matched to a command, so the session ends here. ``replies`` are the complete
+    replies, ``lines`` their transcript lines, ``partial`` the bytes of an
+    unfinished line that came with them.
+    """
+
+    def __init__(self, message: str, replies: list[protocol.Reply], partial: int = 0) -> None:
+        super().__init__(message)
+        self.replies = replies
+        self.lines = [line for reply in replies for line in reply.transcript()]
+        self.partial = partial
+
+
 class PipelineResult:
     """What came back for a pipelined group: replies in order, and how it ended."""
 
     def __init__(self, commands: list[protocol.Command], replies: list[protocol.Reply],
-                 error: SessionError | None) -> None:
+                 error: SessionError | None, written: bool = True) -> None:
         self.commands = commands
         self.replies = replies
         self.error = error
+        # False when the group was never sent: what the server did before it decided the session.
+        self.written = written
 
     @property
     def complete(self) -> bool:
@@ -100,6 +141,9 @@ class SMTPSession:
         self.greeting: protocol.Reply | None = None
         self._parser = protocol.ReplyParser()
         self._queued: list[protocol.Reply] = []
+        # A broken line the parser met after complete replies: raised once those are handed out.
+        self._failure: protocol.ReplyError | None = None
+        self._failure_recorded = False
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._eof = False
@@ -161,6 +205,8 @@ class SMTPSession:
         loop = asyncio.get_running_loop()
         end = loop.time() + budget
         while not self._queued:
+            if self._failure is not None:
+                self._malformed(self._failure)
             if self._eof or self._reader is None:
                 self.note('connection closed by the server while waiting for %s' % what)
                 raise ServerClosed('the server closed the connection while waiting for %s' % what)
@@ -178,11 +224,17 @@ class SMTPSession:
             if not data:
                 self._eof = True
                 continue
-            try:
-                self._queued.extend(self._parser.feed(data))
-            except protocol.ReplyError as exc:
-                self._malformed(exc)
+            self._feed(data)
         return self._take()
+
+    def _feed(self, data: bytes) -> None:
+        try:
+            self._queued.extend(self._parser.feed(data))
+        except protocol.ReplyError as exc:
+            # The replies before the broken line are replies like any other: handed out first, so
+            # that the outcome does not depend on whether they came in the same read as that line.
+            self._queued.extend(exc.replies)
+            self._failure = exc
 
     def _take(self) -> protocol.Reply:
         reply = self._queued.pop(0)
@@ -200,13 +252,123 @@ class SMTPSession:
         return ReplyTimeout('no complete reply within %g s while waiting for %s' % (timeout, what))
 
     def _malformed(self, exc: protocol.ReplyError) -> t.NoReturn:
-        for line in exc.partial[:PARTIAL_LINES_SHOWN]:
-            self._record('S: ' + line)
-        if len(exc.partial) > PARTIAL_LINES_SHOWN:
-            self.note('... %d more lines' % (len(exc.partial) - PARTIAL_LINES_SHOWN))
-        self.note('%s; session ended' % exc.reason)
+        if not self._failure_recorded:
+            self._failure_recorded = True
+            for line in exc.partial[:PARTIAL_LINES_SHOWN]:
+                self._record('S: ' + line)
+            if len(exc.partial) > PARTIAL_LINES_SHOWN:
+                self.note('... %d more lines' % (len(exc.partial) - PARTIAL_LINES_SHOWN))
+            self.note('%s; session ended' % exc.reason)
         self.abort()
         raise MalformedReply(exc.reason, exc.bounded)
+
+    # -------------------------------------------------------------- what no command asked for
+
+    def _socket_readable(self) -> bool:
+        """Whether the kernel holds bytes (or the close) from the server that the event loop has not read yet."""
+        sock = self._writer.get_extra_info('socket') if self._writer is not None else None
+        fd = sock.fileno() if sock is not None else -1
+        if fd < 0:
+            return False
+        try:
+            if hasattr(select, 'poll'):  # select() cannot take descriptors above FD_SETSIZE (1024)
+                poller = select.poll()
+                poller.register(fd, select.POLLIN)
+                return bool(poller.poll(0))
+            return bool(select.select([fd], [], [], 0)[0])
+        except (OSError, ValueError):
+            return False
+
+    async def _read_now(self) -> bytes | None:
+        """Bytes the server has sent already (b'' for its close), without waiting for more; None when there are none."""
+        if self._reader is None:
+            return None
+        read = asyncio.ensure_future(self._reader.read(READ_CHUNK))
+        try:
+            # Callbacks run in the order they were scheduled, so the read task has taken its first
+            # step when this sleep returns: it is done already if the reader held bytes.
+            await asyncio.sleep(0)
+            if not read.done() and self._socket_readable():
+                # In the kernel, not yet in the reader: the loop's next poll delivers them.
+                await asyncio.wait({read}, timeout=self._budget(self.timeout)[0])
+        finally:
+            if not read.done():
+                read.cancel()
+                # A cancelled read consumes nothing; waiting for it frees the reader for the next one.
+                await asyncio.wait({read})
+        if read.cancelled():
+            return None
+        error = read.exception()
+        if isinstance(error, (ConnectionError, OSError)):
+            return b''
+        if error is not None:
+            raise error
+        return read.result()
+
+    async def _drain_ready(self) -> None:
+        """Parse whatever the server has sent so far, without waiting, up to UNSOLICITED_READ_MAX bytes."""
+        taken = 0
+        while not self._eof and self._failure is None and taken < UNSOLICITED_READ_MAX:
+            data = await self._read_now()
+            if data is None:
+                return
+            if not data:
+                self._eof = True
+                return
+            taken += len(data)
+            self._feed(data)
+
+    def _record_unsolicited(self, replies: list[protocol.Reply]) -> None:
+        lines = [line for reply in replies for line in reply.transcript()]
+        for line in lines[:UNSOLICITED_LINES_SHOWN]:
+            self._record(line)
+        if len(lines) > UNSOLICITED_LINES_SHOWN:
+            self.note('... %d more lines' % (len(lines) - UNSOLICITED_LINES_SHOWN))
+
+    async def _unsolicited(self, where: str, take_421: bool = True) -> tuple[protocol.Reply | None, UnsolicitedReply | None]:
+        """What the server sent with no command outstanding: (an asynchronous 421, or the error to end the session on).
+
+        ``where`` says when, for the messages: "before EHLO was sent". A lone
+        421 is left queued for the next command unless ``take_421``. Raises
+        MalformedReply when all the server sent is a broken line.
+        """
+        await self._drain_ready()
+        partial = self._parser.buffered if self._parser.in_reply else 0
+        if not self._queued and not partial:
+            if self._failure is not None:
+                self._malformed(self._failure)
+            return None, None
+        replies = self._queued
+        if len(replies) == 1 and replies[0].code == 421 and not partial and self._failure is None:
+            # RFC 5321 3.8: a server that must shut down may send 421 "asynchronously from command
+            # receipt (on the assumption that the client will receive it after the next command is
+            # issued)" - so it is the reply to that command, and the command need not go out.
+            if not take_421:
+                return None, None
+            self._queued = []
+            self._record_unsolicited(replies)
+            self.note('the server sent this 421 %s, as RFC 5321 3.8 allows a server that shuts down; '
+                      'taken as the reply, the command was not sent' % where)
+            return replies[0], None
+        self._queued = []
+        self._record_unsolicited(replies)
+        if replies:
+            count = '%d repl%s' % (len(replies), 'y' if len(replies) == 1 else 'ies')
+            message = 'the server sent %s that no command asked for, %s: "%s"%s' % (
+                count, where, replies[0].short(), ' ...' if len(replies) > 1 else '')
+        else:
+            message = 'the server sent %d bytes of a line that no command asked for, %s' % (partial, where)
+        if partial and replies:
+            message += ', and %d bytes of an unfinished line' % partial
+        if self._failure is not None:
+            self._failure_recorded = True
+            for line in self._failure.partial[:PARTIAL_LINES_SHOWN]:
+                self._record('S: ' + line)
+            message += ', then %s' % self._failure.reason
+        self.note('%s (RFC 5321 4.2: a reply answers a command); no reply after it can be matched to its command: '
+                  'session ended' % message)
+        self.abort()
+        return None, UnsolicitedReply(message, replies, partial)
 
     # -------------------------------------------------------------- writing
 
@@ -224,11 +386,34 @@ class SMTPSession:
             self.note('connection lost while sending: %s' % exc)
             raise ServerClosed('connection lost while sending: %s' % exc)
 
+    async def _may_send(self, what: str) -> protocol.Reply | None:
+        """Before a command: nothing may have come since the last reply. Returns an asynchronous 421, if that came."""
+        if self._writer is None or self.closed:
+            return None  # _write says so
+        early, error = await self._unsolicited('before %s was sent' % what)
+        if error is not None:
+            raise error
+        if early is None and self._eof and not self._queued:
+            # The server has gone: a command written now would only meet the close.
+            self.note('connection closed by the server before %s was sent' % what)
+            raise ServerClosed('the server closed the connection before %s was sent' % what, sent=False)
+        return early
+
     async def send(self, command: protocol.Command, timeout: float | None = None) -> protocol.Reply:
-        """Send one command and read its reply."""
+        """Send one command and read its reply (lock-step: nothing else may be outstanding, before or after)."""
+        early = await self._may_send(command.verb)
+        if early is not None:
+            return early
         self._record(command.transcript())
         await self._write(command.to_bytes())
-        return await self.read_reply(timeout, what='the reply to %s' % command.verb)
+        reply = await self.read_reply(timeout, what='the reply to %s' % command.verb)
+        # A reply the server sent unasked may have arrived while this command was outstanding, and been
+        # read as its reply: then the real one comes right behind it. Whatever is there already beyond
+        # the one reply makes that reply as doubtful as the extra one, so neither is handed out.
+        extra = (await self._unsolicited('right after the reply to %s' % command.verb, take_421=False))[1]
+        if extra is not None:
+            raise extra
+        return reply
 
     async def pipeline(self, commands: t.Sequence[protocol.Command], timeout: float | None = None) -> PipelineResult:
         """Send a group in one write (RFC 2920) and collect the replies in order.
@@ -237,6 +422,13 @@ class SMTPSession:
         returned in the result so the pipelining check can say what was lost.
         """
         group = list(commands)
+        try:
+            early = await self._may_send('the pipelined group')
+        except SessionError as exc:
+            return PipelineResult(group, [], exc, written=False)
+        if early is not None:
+            return PipelineResult(group, [early], ServerClosed('the server sent 421 before the group was sent'),
+                                  written=False)
         for command in group:
             self._record(command.transcript())
         replies: list[protocol.Reply] = []
@@ -244,14 +436,24 @@ class SMTPSession:
             await self._write(b''.join(command.to_bytes() for command in group))
             for command in group:
                 replies.append(await self.read_reply(timeout, what='the reply to pipelined %s' % command.verb))
+            # Counted against the group: a reply beyond its own would be read as the next command's.
+            # An asynchronous 421 (RFC 5321 3.8) is left for the next command to take.
+            extra = (await self._unsolicited('after the replies to the %d pipelined commands' % len(group),
+                                             take_421=False))[1]
         except SessionError as exc:
             return PipelineResult(group, replies, exc)
-        return PipelineResult(group, replies, None)
+        return PipelineResult(group, replies, extra)
 
     # -------------------------------------------------------------- ending
 
     async def wait_closed(self, timeout: float | None = None) -> bool:
         """After QUIT: True when the server closes its side within the timeout."""
+        if self._queued:
+            # Nothing is outstanding after QUIT's reply: noted, they decide nothing about the close.
+            extra, self._queued = self._queued, []
+            self._record_unsolicited(extra)
+            self.note('%d more repl%s after the reply to QUIT, which no command asked for'
+                      % (len(extra), 'y' if len(extra) == 1 else 'ies'))
         if self._eof:
             return True
         if self._reader is None:

@@ -632,6 +632,46 @@ class Postscreen(SMTPSession):
         if self.deferring:
             return "450 4.3.2 Service currently unavailable"
         return super().rcpt_reply(addr)
+# ---- hostile peers (issue 9): replies no command asked for, and a close that is not about pipelining ----
+
+class ClosesAtMail(SMTPSession):
+    """Offers PIPELINING, then drops the connection without a reply at MAIL FROM, pipelined or not.
+
+    Its pipelined groups are never answered, but neither is MAIL FROM sent on its own:
+    the cause is not pipelining, and PL-1/PL-2 must not blame it.
+    """
+
+    async def cmd_mail(self, arg: str) -> None:
+        self.close()
+
+
+class UnsolicitedAfterGreeting(SMTPSession):
+    """Sends ten ``250 injected N`` replies right after its 220, in the same write; compliant otherwise.
+
+    No command asked for them (RFC 5321 4.2: a reply answers a command). A client that reads
+    them as the replies to its next commands sees "250" for a relay attempt this server refuses.
+    """
+
+    async def greet(self) -> None:
+        lines = ["220 %s %s" % (self.name, self.greeting_text)] + ["250 injected %d" % n for n in range(1, 11)]
+        await self.reply("\n".join(lines))  # one write: the client has them all before its first command
+
+
+class DoubledReplies(SMTPSession):
+    """Answers every command twice (both copies in one write); refuses relaying, compliant otherwise."""
+
+    _in_command = False
+
+    async def handle_line(self, line: str) -> None:
+        self._in_command = not self.in_data
+        try:
+            await super().handle_line(line)
+        finally:
+            self._in_command = False
+
+    async def reply(self, text: str) -> None:
+        # A reply's last line ends it ("250 ..."), so the text twice is two complete replies.
+        await super().reply(text + "\n" + text if self._in_command else text)
 
 
 BEHAVIOURS: dict[str, type[SMTPSession]] = {
@@ -659,6 +699,10 @@ BEHAVIOURS: dict[str, type[SMTPSession]] = {
     "sender_verify": SenderVerify,
     "sender_verify_mail": SenderVerifyMail,
     "postscreen": Postscreen,
+    # hostile peers (issue 9)
+    "closes_at_mail": ClosesAtMail,
+    "unsolicited_after_greeting": UnsolicitedAfterGreeting,
+    "doubled_replies": DoubledReplies,
 }
 
 

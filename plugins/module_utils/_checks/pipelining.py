@@ -16,9 +16,15 @@ were lost - while the same group split before QUIT worked.
 PL-1 sends that group in one write and wants four replies in order with no
 early close; on failure it retries split before QUIT and reports whether
 that recovers. PL-2 ends a group with NOOP, a sync point: every reply must
-come without further input. A stall counts only when the same server
-answered its non-pipelined EHLO promptly; a 5xx inside a group is an
-answer like any other, and 4xx/421 never fail.
+come without further input. A 5xx inside a group is an answer like any
+other, and 4xx/421 never fail.
+
+A group failure is pipelining's only when the same commands, sent one at a
+time in a fresh session, are all answered: a server that closes at MAIL
+FROM however it is sent, or that answers every command twice, fails
+pipelined too, and that is not a pipelining failure (inconclusive, saying
+so). Replies beyond the group's own are counted as a failure of the group,
+under the same control.
 """
 
 from __future__ import annotations
@@ -43,12 +49,22 @@ _SESSION_ENDED = Problem(INCONCLUSIVE, 'the session ended before the pipelined g
 class GroupOutcome:
     """How a pipelined group was answered: how it ended, and one plain sentence."""
 
-    ending: str      # complete, lost, out_of_order, early_close, stall, temporary, unreadable, unfinished
+    # complete, lost, out_of_order, early_close, stall, extra (more replies than commands),
+    # temporary, unreadable, unfinished, unsent (the session ended before the group went out)
+    ending: str
     summary: str
 
     @property
     def failed(self) -> bool:
-        return self.ending in ('lost', 'out_of_order', 'early_close', 'stall')
+        return self.ending in ('lost', 'out_of_order', 'early_close', 'stall', 'extra')
+
+
+@dataclass
+class LockStepControl:
+    """The group's commands one at a time in a fresh session: whether each got its reply, and what came back."""
+
+    answered: bool
+    summary: str
 
 
 def _codes(replies: list[protocol.Reply]) -> str:
@@ -65,11 +81,18 @@ def judge_group(result: smtp.PipelineResult, closed_after_quit: bool | None = No
     ended_temporarily = bool(replies) and replies[-1].is_transient() and isinstance(result.error, smtp.ServerClosed)
     if any(reply.code == 421 for reply in replies) or ended_temporarily:
         return GroupOutcome('temporary', got + ': the server ended the session with a temporary reply')
+    if not result.written:
+        # What the server did before the group went out says nothing about pipelining (see smtp_info, GR-2).
+        return GroupOutcome('unsent', 'the pipelined group was not sent: %s'
+                            % (result.error.message if result.error else 'the session ended'))
     if isinstance(result.error, smtp.DeadlineExceeded):
         # The run's clock, not the server: a group cut short by the deadline shows nothing about pipelining.
         return GroupOutcome('unfinished', got + ': the run\'s deadline was reached before the group was answered')
     if isinstance(result.error, smtp.MalformedReply):
         return GroupOutcome('unreadable', got + ', then a reply this auditor could not read: %s' % result.error.message)
+    if isinstance(result.error, smtp.UnsolicitedReply):
+        return GroupOutcome('extra', got + ', then %s (RFC 2920 3.2: one reply per command, in the order of the '
+                            'commands)' % result.error.message)
     ends_with_quit = result.commands[-1].verb == 'QUIT'
     quit_positions = [index for index, reply in enumerate(replies) if reply.code == 221]
     if ends_with_quit and quit_positions and quit_positions[0] < sent - 1:
@@ -98,12 +121,17 @@ def _group(settings: ProbeSettings, recipient: str, last: protocol.Command | Non
     return commands + ([last] if last is not None else [])
 
 
-def _verdict(outcome: GroupOutcome) -> str:
-    if outcome.failed:
-        return FAIL
-    if outcome.ending == 'complete':
-        return PASS
-    return INCONCLUSIVE
+def judge_confirmed(outcome: GroupOutcome, control: LockStepControl | None) -> tuple[str, str]:
+    """The verdict on a group: a failure is a fail only when the one-at-a-time control was answered."""
+    if not outcome.failed:
+        return (PASS if outcome.ending == 'complete' else INCONCLUSIVE), outcome.summary
+    if control is None:
+        return INCONCLUSIVE, outcome.summary + '; the failure is not confirmed: the same commands could not be sent one at a time'
+    if control.answered:
+        return FAIL, (outcome.summary + '. Sent one at a time in a fresh session, the same commands are all answered '
+                      '(%s): the failure is pipelining\'s' % control.summary)
+    return INCONCLUSIVE, (outcome.summary + '. Sent one at a time in a fresh session, they are not answered either '
+                          '(%s): the cause is not pipelining' % control.summary)
 
 
 async def _pipelined(target: Target, settings: ProbeSettings, recipient: str, last: protocol.Command | None,
@@ -137,8 +165,34 @@ async def _pipelined(target: Target, settings: ProbeSettings, recipient: str, la
         transcript.extend(probe.transcript)
 
 
+async def _one_at_a_time(target: Target, settings: ProbeSettings, recipient: str,
+                         transcript: list[str]) -> LockStepControl:
+    """The commands of both groups, each sent alone, in a fresh session: does every one get its reply?"""
+    probe = ProbeSession(target, settings)
+    try:
+        if not await probe.open():
+            return LockStepControl(False, 'no session: %s' % (probe.problem.summary if probe.problem else 'none'))
+        answered = []
+        for command in _group(settings, recipient, protocol.noop()) + [protocol.quit_()]:
+            reply = await probe.send(command)
+            if reply is None:
+                # ProbeSession.send gives None for a session error and for 421 (problem set either way).
+                return LockStepControl(False, '%s: %s' % (command.verb, probe.problem.summary if probe.problem
+                                                          else 'no reply'))
+            answered.append('%s %d' % (command.verb, reply.code))
+        await probe.closed_by_server()
+        return LockStepControl(True, ', '.join(answered))
+    finally:
+        await probe.close()
+        transcript.extend(probe.transcript)
+
+
 async def check_pipelining(target: Target, settings: ProbeSettings) -> list[Finding]:
-    """pipelining_check at one address: PL-1 (with the split retry), then PL-2, each in its own session."""
+    """pipelining_check at one address: PL-1 (with the split retry), then PL-2, each in its own session.
+
+    When either group failed, one more session sends the same commands one at a time: the control
+    that tells a pipelining failure from a server that fails them however they are sent.
+    """
     recipient = 'postmaster@%s' % target.domain if target.domain else 'Postmaster'
     transcript: list[str] = []
     outcome, probe = await _pipelined(target, settings, recipient, protocol.quit_(), transcript)
@@ -157,17 +211,27 @@ async def check_pipelining(target: Target, settings: ProbeSettings) -> list[Find
             summary += '. Split before QUIT it fails too: %s' % retry.summary
         if outcome.ending == 'stall' and retry is not None and retry.ending == 'stall':
             summary += ' (the server answered its non-pipelined EHLO promptly, so this is not a slow server)'
-    findings = [finding('PL-1', _verdict(outcome), summary, target, transcript)]
+    outcome = GroupOutcome(outcome.ending, summary)
 
     sync_transcript: list[str] = []
     sync, sync_probe = await _pipelined(target, settings, recipient, protocol.noop(), sync_transcript)
+    if sync is not None and sync.ending == 'complete':
+        sync = GroupOutcome(sync.ending, sync.summary + ', NOOP ending the group')
+
+    control: LockStepControl | None = None
+    control_transcript: list[str] = []
+    if outcome.failed or (sync is not None and sync.failed):
+        control_transcript.append('** control: the same commands one at a time, in a fresh session')
+        control = await _one_at_a_time(target, settings, recipient, control_transcript)
+
+    status, text = judge_confirmed(outcome, control)
+    findings = [finding('PL-1', status, text, target, transcript + (control_transcript if outcome.failed else []))]
     if sync is None:
         findings.extend(problem_findings(['PL-2'], target, sync_probe.problem or _SESSION_ENDED, sync_transcript))
     else:
-        text = sync.summary
-        if sync.ending == 'complete':
-            text += ', NOOP ending the group'
-        findings.append(finding('PL-2', _verdict(sync), text, target, sync_transcript))
+        status, text = judge_confirmed(sync, control)
+        findings.append(finding('PL-2', status, text, target,
+                                sync_transcript + (control_transcript if sync.failed else [])))
     return findings
 
 

@@ -144,6 +144,8 @@ class ProbeSession:
         self._in_transaction = False
         self._open_sender: str | None = None  # the sender of the transaction open now (its MAIL accepted)
         self._open_mail: protocol.Reply | None = None
+        # Set when a connection ended on replies no command asked for: no reply of that session is evidence.
+        self.unsolicited: smtp.UnsolicitedReply | None = None
 
     # -------------------------------------------------------------- connection
 
@@ -272,6 +274,8 @@ class ProbeSession:
         try:
             reply = await session.send(command)
         except smtp.SessionError as exc:
+            if isinstance(exc, smtp.UnsolicitedReply):
+                self.unsolicited = exc
             if isinstance(exc, smtp.ServerClosed) and self._right_after_refusal:
                 self._closed_at_limit(None)
                 return None
@@ -293,6 +297,12 @@ class ProbeSession:
         elif self._since_refusal is not None:
             self._since_refusal += 1
         return reply
+
+    async def in_step(self) -> bool:
+        """A NOOP round trip (RFC 5321 4.1.1.9: 250 and nothing else): True when the reply before it answered its own
+        command. A server that sent a reply nobody asked for is caught here, before that reply is taken as evidence."""
+        reply = await self.send(protocol.noop())
+        return reply is not None and reply.code == 250
 
     @property
     def _right_after_refusal(self) -> bool:

@@ -42,7 +42,7 @@ from .. import _protocol as protocol
 from .._findings import FAIL, INCONCLUSIVE, PASS, Finding, Rule, define_rules
 from . import refusal
 from .addresses import random_local_part
-from .probe import ProbeSession, ProbeSettings, Target, begin, finding, problem_findings, quote
+from .probe import ProbeSession, ProbeSettings, Target, begin, finding, problem_findings, quote, session_problem
 
 CHECK = 'relay'
 RULES = define_rules(CHECK, (
@@ -234,11 +234,15 @@ async def probe_relay(probe: ProbeSession, target: Target) -> list[Finding]:
     evidence.sender = transaction.sender or ''
     evidence.sender_refusal = transaction.sender_refusal
     _mail, evidence.basic = await probe.ask(evidence.sender, settings.relay_recipient)
+    evidence.basic = await _own_reply(probe, evidence.basic)
     if evidence.sender and refusal.is_sender_refusal(evidence.basic):
         await _with_null_sender(probe, evidence)
     if settings.relay_variants and evidence.basic is not None:
         await _probe_variants(probe, evidence, build_variants(domain, probe.banner_name, target.literal,
                                                               settings.relay_recipient))
+    if probe.unsolicited is not None:
+        # Replies came that no command asked for: none of this session's replies can be trusted as evidence.
+        return problem_findings(rules, target, probe.problem or session_problem(probe.unsolicited), probe.excerpt(mark))
     if probe.problem is not None or evidence.basic is None or any(
             reply is None and mail is None for _v, reply, mail, _s in evidence.variants):
         evidence.ended = probe.ended
@@ -274,6 +278,7 @@ async def _probe_variants(probe: ProbeSession, evidence: RelayEvidence, variants
                 evidence.sender, sender, mail, reply = '', '', null_mail, null_reply
             else:
                 evidence.null_mail = null_mail
+        reply = await _own_reply(probe, reply)
         if reply is not None and reply.is_positive() and variant.control_suffix is not None:
             await _control(probe, evidence, variant.control_suffix)
         evidence.variants.append((variant, reply, mail, sender))
@@ -281,6 +286,18 @@ async def _probe_variants(probe: ProbeSession, evidence: RelayEvidence, variants
             # The forms not tried are named among the undecided, with the reason.
             evidence.variants += [(rest, None, None, evidence.sender) for rest in variants[len(evidence.variants):]]
             break
+
+
+async def _own_reply(probe: ProbeSession, reply: protocol.Reply | None) -> protocol.Reply | None:
+    """An acceptance counts as relaying only when it was this RCPT's own reply: a NOOP after it must get its 250.
+
+    A server that sent an unasked 250 while the RCPT waited, and its real answer late, would otherwise be an
+    open relay on a reply that was never about relaying. Acceptances of foreign recipients are rare, so this
+    costs a round trip only where a verdict of fail is at stake.
+    """
+    if reply is not None and reply.is_positive() and not await probe.in_step():
+        return None
+    return reply
 
 
 async def _control(probe: ProbeSession, evidence: RelayEvidence, suffix: str) -> None:

@@ -92,6 +92,13 @@ class _Verdicts:
             if rule not in self.parts:
                 self.skipped.setdefault(rule, reason)
 
+    def void(self, reason: str, keep: t.Sequence[str]) -> None:
+        """Every rule but ``keep`` inconclusive for ``reason``, whatever its replies seemed to show."""
+        for rule in RULES:
+            if rule not in keep:
+                self.parts[rule] = [(INCONCLUSIVE, reason)]
+                self.skipped.pop(rule, None)
+
     def findings(self, target: Target, transcript: list[str]) -> list[Finding]:
         result = []
         for rule in RULES:
@@ -269,6 +276,14 @@ def judge_quit(reply: protocol.Reply, closed: bool, verdicts: _Verdicts) -> None
 
 def _session_error(verdicts: _Verdicts, rule: str, exc: smtp.SessionError) -> None:
     """A session that ended in the middle: the rule under test cannot be decided (or syntax failed)."""
+    if isinstance(exc, smtp.UnsolicitedReply):
+        # Replies that no command asked for shift every reply after them onto the wrong command, and
+        # one may have come before it was seen: nothing this session read after the greeting (the
+        # one reply that answers no command) is evidence. GR-2 is the rule they break.
+        verdicts.add('GR-2', FAIL, '%s (RFC 5321 4.2: a reply answers a command)' % exc.message)
+        verdicts.void('not judged: the server sent replies that no command asked for (GR-2), so the replies of '
+                      'this session cannot be matched to its commands', keep=('GR-1', 'GR-2'))
+        return
     if isinstance(exc, smtp.MalformedReply):
         if exc.bounded:
             verdicts.add('GR-2', INCONCLUSIVE, 'session ended: %s (a safety bound of this auditor)' % exc.message)
@@ -281,15 +296,35 @@ def _session_error(verdicts: _Verdicts, rule: str, exc: smtp.SessionError) -> No
     verdicts.skip_rest('not probed: the session ended early (%s)' % exc.message)
 
 
-def judge_syntax(replies: list[protocol.Reply], verdicts: _Verdicts) -> None:
-    """GR-2 over every reply of the session, unless a malformed reply already decided it."""
-    if 'GR-2' in verdicts.parts or not replies:
+def _first(replies: list[protocol.Reply], flag: str) -> protocol.Reply | None:
+    return next((reply for reply in replies if getattr(reply, flag)), None)
+
+
+def judge_syntax(replies: list[protocol.Reply], verdicts: _Verdicts,
+                 capabilities: protocol.Capabilities | None = None) -> None:
+    """GR-2 over every reply of the session (and the EHLO lines), next to what a malformed reply decided."""
+    if not replies:
         return
-    if any(reply.bare_lf for reply in replies):
+    decided = 'GR-2' in verdicts.parts
+    # RFC 5321 4.2: textstring = 1*(%d09 / %d32-126), UTF-8 with SMTPUTF8 (RFC 6531 3.7.4): a control
+    # character but HT, or a byte that is not UTF-8, is outside the grammar whatever the session.
+    control = _first(replies, 'control_chars')
+    if control is not None:
+        verdicts.add('GR-2', FAIL, 'a reply holds control characters (RFC 5321 4.2: reply text is printable ASCII or '
+                     'HT): "%s"' % control.short())
+    invalid = _first(replies, 'invalid_utf8')
+    if invalid is not None:
+        verdicts.add('GR-2', FAIL, 'a reply holds bytes that are not UTF-8 (RFC 5321 4.2; RFC 6531 3.7.4): "%s"'
+                     % invalid.short())
+    if _first(replies, 'bare_lf') is not None:
         verdicts.add('GR-2', WARN, 'reply lines end in a bare LF instead of CRLF')
-    if any(reply.overlong for reply in replies):
+    if _first(replies, 'overlong') is not None:
         verdicts.add('GR-2', WARN, 'a reply line is longer than 512 octets (RFC 5321 4.5.3.1.5)')
-    if 'GR-2' not in verdicts.parts:
+    if capabilities is not None and capabilities.invalid:
+        # A keyword or value outside its grammar is recorded, not guessed at (the capability is then unknown).
+        verdicts.add('GR-2', WARN, 'EHLO lines outside the grammar of RFC 5321 4.1.1.1 or of their extension, not '
+                     'understood: %s' % ', '.join('"%s"' % protocol.printable(line) for line in capabilities.invalid))
+    if not decided and 'GR-2' not in verdicts.parts:
         verdicts.add('GR-2', PASS, '%d replies, all well-formed' % len(replies))
 
 
@@ -346,7 +381,9 @@ async def _main_session(session: smtp.SMTPSession, settings: ProbeSettings, repo
         rule = 'CMD-2'
         try:
             unknown_reply: protocol.Reply | None = await send(protocol.verb(UNKNOWN_VERB))
-        except smtp.ServerClosed:
+        except smtp.ServerClosed as exc:
+            if not exc.sent:
+                raise  # it closed before the unknown verb went out: that verb decides nothing
             unknown_reply = None
         still_open = False
         if unknown_reply is not None and session.open:
@@ -387,6 +424,8 @@ async def _helo_session(settings: ProbeSettings, target: Target, verdicts: _Verd
     except smtp.SessionError as exc:
         if isinstance(exc, smtp.MalformedReply) and not exc.bounded:
             verdicts.add('GR-2', FAIL, 'malformed reply to HELO: %s' % exc.message)
+        elif isinstance(exc, smtp.UnsolicitedReply):
+            verdicts.add('GR-2', FAIL, 'in the HELO session, %s (RFC 5321 4.2: a reply answers a command)' % exc.message)
         else:
             session.note('HELO not tested: %s' % exc.message)
     finally:
@@ -429,7 +468,7 @@ async def probe_session(target: Target, settings: ProbeSettings) -> SessionRepor
         transcript.note('second session: HELO')
         await _helo_session(settings, target, verdicts, replies, transcript)
     report.transcript = list(transcript)
-    judge_syntax(replies, verdicts)
+    judge_syntax(replies, verdicts, report.hello.capabilities if report.hello is not None else None)
     report.findings = verdicts.findings(target, report.transcript)
     return report
 

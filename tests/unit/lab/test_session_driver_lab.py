@@ -248,3 +248,262 @@ def test_transcript_lines_are_capped():
     session._record('S: 250 ' + 'q' * 5000)
     assert len(session.transcript[0]) < LINE_MAX + 40
     assert session.transcript[0].endswith('(5007 characters)')
+
+
+# ---------------------------------------------------------------- replies no command asked for (issue 9)
+
+def test_replies_before_the_first_command_are_unsolicited_and_never_its_reply(lab):
+    """Ten "250 injected N" after the 220: EHLO is not sent, the lines are the evidence."""
+    async def scenario():
+        session = smtp.SMTPSession(lab.address('unsolicited_after_greeting'), lab.port, timeout=2)
+        await session.connect()
+        with pytest.raises(smtp.UnsolicitedReply) as info:
+            await smtp.hello(session, HELO)
+        return session, info.value
+
+    session, error = run(scenario())
+    assert [reply.code for reply in error.replies] == [250] * 10
+    assert error.lines == ['S: 250 injected %d' % n for n in range(1, 11)]
+    assert 'no command asked for' in error.message and 'before EHLO' in error.message
+    assert session.transcript[:11] == ['S: 220 mx.unsolicited-after-greeting.lab.test ESMTP mxaudit-lab'] + error.lines
+    assert 'C: EHLO audit.lab.test' not in session.transcript
+    assert session.transcript[-1].startswith('** ') and 'no command asked for' in session.transcript[-1]
+    assert not session.open
+
+
+def test_a_doubled_reply_is_caught_right_after_the_first_copy(lab):
+    """Two replies to EHLO: either could be EHLO's, so neither is handed out."""
+    async def scenario():
+        session = smtp.SMTPSession(lab.address('doubled_replies'), lab.port, timeout=2)
+        await session.connect()
+        with pytest.raises(smtp.UnsolicitedReply) as info:
+            await smtp.hello(session, HELO)
+        return session, info.value
+
+    session, error = run(scenario())
+    assert 'right after the reply to EHLO' in error.message
+    copy = ['S: 250-mx.doubled-replies.lab.test', 'S: 250-PIPELINING', 'S: 250-SIZE 10240000', 'S: 250-8BITMIME',
+            'S: 250-ENHANCEDSTATUSCODES', 'S: 250-DSN', 'S: 250 SMTPUTF8']
+    assert error.lines == copy
+    assert session.transcript[1:-1] == ['C: EHLO audit.lab.test'] + copy + copy
+    assert not session.open
+
+
+def test_a_pipelined_group_with_more_replies_than_commands():
+    """Counted against the group: the replies after the group's own are unsolicited, and said so."""
+    async def scenario():
+        server, port = await _scripted([GREETING, None, b'250 hostile.lab.test\r\n', None, None, None,
+                                        b'250 a\r\n250 b\r\n250 c\r\n250 d\r\n'])
+        try:
+            session = smtp.SMTPSession('127.0.0.1', port, timeout=2)
+            await session.connect()
+            await session.send(protocol.ehlo(HELO))
+            return await session.pipeline([protocol.mail_from(''), protocol.rset(), protocol.noop()])
+        finally:
+            server.close()
+
+    result = run(scenario())
+    assert result.written and not result.complete
+    assert [reply.text for reply in result.replies] == ['a', 'b', 'c']
+    assert isinstance(result.error, smtp.UnsolicitedReply) and result.error.lines == ['S: 250 d']
+    assert 'after the replies to the 3 pipelined commands' in result.error.message
+
+
+def test_a_reply_followed_at_once_by_another_is_not_handed_out():
+    """An unasked reply read as RCPT's, the real one right behind it: the "250" is not RCPT's reply."""
+    async def scenario():
+        server, port = await _scripted([GREETING, None, b'250 hostile.lab.test\r\n', None, b'250 sender ok\r\n',
+                                        0.05, b'250 injected\r\n', None, b'550 5.7.1 relaying denied\r\n'])
+        try:
+            session = smtp.SMTPSession('127.0.0.1', port, timeout=2)
+            await session.connect()
+            await session.send(protocol.ehlo(HELO))
+            await session.send(protocol.mail_from(''))
+            with pytest.raises(smtp.UnsolicitedReply) as info:
+                await session.send(protocol.rcpt_to('relay@foreign.example'))
+            return info.value
+        finally:
+            server.close()
+
+    error = run(scenario())
+    assert error.lines == ['S: 550 5.7.1 relaying denied']
+    assert 'right after the reply to RCPT' in error.message
+
+
+def test_a_pipelined_group_is_not_sent_on_top_of_unsolicited_replies(lab):
+    async def scenario():
+        session = smtp.SMTPSession(lab.address('unsolicited_after_greeting'), lab.port, timeout=2)
+        await session.connect()
+        return session, await session.pipeline([protocol.mail_from(''), protocol.rset(), protocol.noop()])
+
+    session, result = run(scenario())
+    assert not result.written and result.replies == []
+    assert isinstance(result.error, smtp.UnsolicitedReply)
+    assert not [line for line in session.transcript if line.startswith('C: ')]
+
+
+async def _scripted(steps):
+    """A server on 127.0.0.1: each step is bytes to send, a float to sleep, or None to read one command line."""
+    async def handler(reader, writer):
+        try:
+            for step in steps:
+                if step is None:
+                    if not await reader.readline():
+                        return
+                elif isinstance(step, float):
+                    await asyncio.sleep(step)
+                else:
+                    writer.write(step)
+                    await writer.drain()
+            await reader.read()  # until the client goes
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    return await _serve(handler)
+
+
+GREETING = b'220 hostile.lab.test ESMTP\r\n'
+
+
+def test_a_late_unsolicited_reply_sitting_in_the_buffer_is_caught():
+    """It came after EHLO's reply was read and before NOOP: a zero-wait read finds it."""
+    async def scenario():
+        server, port = await _scripted([GREETING, None, b'250 hostile.lab.test\r\n', 0.05, b'250 late\r\n'])
+        try:
+            session = smtp.SMTPSession('127.0.0.1', port, timeout=2)
+            await session.connect()
+            ehlo = await session.send(protocol.ehlo(HELO))
+            await asyncio.sleep(0.3)
+            with pytest.raises(smtp.UnsolicitedReply) as info:
+                await session.send(protocol.noop())
+            return session, ehlo, info.value
+        finally:
+            server.close()
+
+    session, ehlo, error = run(scenario())
+    assert ehlo.lines == ['hostile.lab.test']
+    assert error.lines == ['S: 250 late']
+    assert session.transcript[-2:-1] == ['S: 250 late'] and 'C: NOOP' not in session.transcript
+
+
+def test_unsolicited_bytes_of_an_unfinished_line_are_caught():
+    async def scenario():
+        server, port = await _scripted([GREETING, None, b'250 hostile.lab.test\r\n', 0.05, b'250 half a li'])
+        try:
+            session = smtp.SMTPSession('127.0.0.1', port, timeout=2)
+            await session.connect()
+            await session.send(protocol.ehlo(HELO))
+            await asyncio.sleep(0.3)
+            with pytest.raises(smtp.UnsolicitedReply) as info:
+                await session.send(protocol.noop())
+            return session, info.value
+        finally:
+            server.close()
+
+    session, error = run(scenario())
+    assert error.replies == [] and error.partial == 13
+    assert '13 bytes' in error.message and 'C: NOOP' not in session.transcript
+
+
+def test_an_asynchronous_421_is_the_reply_to_the_next_command():
+    """RFC 5321 3.8: a server shutting down may send 421 "asynchronously from command receipt"."""
+    async def scenario():
+        server, port = await _scripted([GREETING, None, b'250 hostile.lab.test\r\n', 0.05,
+                                        b'421 4.3.2 hostile.lab.test shutting down\r\n'])
+        try:
+            session = smtp.SMTPSession('127.0.0.1', port, timeout=2)
+            await session.connect()
+            await session.send(protocol.ehlo(HELO))
+            await asyncio.sleep(0.3)
+            return session, await session.send(protocol.noop())
+        finally:
+            server.close()
+
+    session, reply = run(scenario())
+    assert reply.code == 421
+    assert 'C: NOOP' not in session.transcript
+    assert session.transcript[-2] == 'S: 421 4.3.2 hostile.lab.test shutting down'
+    assert 'RFC 5321 3.8' in session.transcript[-1]
+
+
+def test_a_command_is_not_sent_once_the_server_has_closed():
+    async def scenario():
+        server, port = await _serve(_greet_then_close)
+        try:
+            session = smtp.SMTPSession('127.0.0.1', port, timeout=2)
+            await session.connect()
+            await asyncio.sleep(0.2)
+            with pytest.raises(smtp.ServerClosed):
+                await session.send(protocol.ehlo(HELO))
+            return session
+        finally:
+            server.close()
+
+    session = run(scenario())
+    assert session.transcript == ['S: 220 hostile.lab.test ESMTP',
+                                  '** connection closed by the server before EHLO was sent']
+
+
+async def _greet_then_close(reader, writer):
+    writer.write(GREETING)
+    await writer.drain()
+    writer.close()
+
+
+def test_replies_parsed_before_a_malformed_line_are_handed_out_first():
+    """The greeting and a broken line in one read: the greeting is handed out, the broken line ends the session next."""
+    async def scenario():
+        server, port = await _scripted([GREETING + b'this is no reply\r\n'])
+        try:
+            session = smtp.SMTPSession('127.0.0.1', port, timeout=2)
+            greeting = await session.connect()
+            with pytest.raises(smtp.MalformedReply) as info:
+                await session.send(protocol.ehlo(HELO))
+            return session, greeting, info.value
+        finally:
+            server.close()
+
+    session, greeting, error = run(scenario())
+    assert greeting.code == 220 and not error.bounded
+    assert session.transcript == ['S: 220 hostile.lab.test ESMTP', 'S: this is no reply',
+                                  '** not a reply line (a reply starts with a code 200-559): this is no reply; '
+                                  'session ended']
+
+
+def test_a_broken_line_right_after_a_reply_is_recorded_after_it():
+    async def scenario():
+        server, port = await _scripted([GREETING, None, b'250 hostile.lab.test\r\nthis is no reply\r\n'])
+        try:
+            session = smtp.SMTPSession('127.0.0.1', port, timeout=2)
+            await session.connect()
+            with pytest.raises(smtp.MalformedReply):
+                await session.send(protocol.ehlo(HELO))
+            return session
+        finally:
+            server.close()
+
+    session = run(scenario())
+    assert session.transcript[-3:] == ['S: 250 hostile.lab.test', 'S: this is no reply',
+                                       '** not a reply line (a reply starts with a code 200-559): this is no reply; '
+                                       'session ended']
+
+
+def test_a_pipelined_group_keeps_the_replies_before_a_malformed_line():
+    async def scenario():
+        server, port = await _scripted([GREETING, None, b'250 hostile.lab.test\r\n', None,
+                                        b'250 a\r\n250 b\r\n250 c\r\n\x00bogus\r\n'])
+        try:
+            session = smtp.SMTPSession('127.0.0.1', port, timeout=2)
+            await session.connect()
+            await session.send(protocol.ehlo(HELO))
+            return session, await session.pipeline([protocol.mail_from(''), protocol.rcpt_to('postmaster'),
+                                                    protocol.rset(), protocol.noop()])
+        finally:
+            server.close()
+
+    session, result = run(scenario())
+    assert [reply.text for reply in result.replies] == ['a', 'b', 'c']
+    assert isinstance(result.error, smtp.MalformedReply)
+    assert session.transcript[-5:-1] == ['S: 250 a', 'S: 250 b', 'S: 250 c', 'S: \\x00bogus']

@@ -246,18 +246,25 @@ def audit_params(names, **extra):
     return params
 
 
-def test_each_name_is_converted_once(monkeypatch):
+def listed(tmp_path, names):
+    """A domains_file: bad names in it are reported per domain (given as options they would be an error)."""
+    path = tmp_path / 'domains-%d.txt' % len(names)
+    path.write_text('\n'.join(names) + '\n', encoding='utf-8')
+    return audit_params(None, domains_file=str(path))
+
+
+def test_each_name_is_converted_once(monkeypatch, tmp_path):
     names = ['d%d.example' % index for index in range(2000)]
     seen = []
     is_domain = protocol.is_domain
     monkeypatch.setattr(protocol, 'is_domain', lambda name: seen.append(name) or is_domain(name))
-    engine, _raw = runner.audit_engine(audit_params(names + ['bad name']), False)
+    engine, _raw = runner.audit_engine(listed(tmp_path, names + ['bad name']), False)
     converted = [name for name in seen if name.startswith('d') and name.endswith('.example')]
     assert sorted(converted) == sorted(names)
     assert list(engine.results)[-1] == 'bad name' and len(engine.results) == 2001
 
 
-def test_forty_thousand_domains_parse_in_linear_time():
+def test_forty_thousand_domains_parse_in_linear_time(tmp_path):
     def names(count):
         # ASCII, IDN (the slow path) and invalid names, as a real portfolio file has them
         return ['d%d.example' % index if index % 3 else 'bücher-%d.example' % index if index % 2 else 'bad name %d' % index
@@ -269,7 +276,7 @@ def test_forty_thousand_domains_parse_in_linear_time():
         gc.disable()  # the collector's passes come at moments of their own: noise, not the cost of parsing
         try:
             started = time.process_time()
-            engine, _raw = runner.audit_engine(audit_params(listing), False)
+            engine, _raw = runner.audit_engine(listed(tmp_path, listing), False)
             spent = time.process_time() - started
         finally:
             gc.enable()
@@ -281,3 +288,10 @@ def test_forty_thousand_domains_parse_in_linear_time():
     small = min(seconds(10000) for _attempt in range(3))
     large = min(seconds(40000) for _attempt in range(3))
     assert large / small < 8, (small, large)
+
+
+def test_a_bad_name_given_as_an_option_is_an_error_naming_it():
+    with pytest.raises(OptionError, match=r"domains\[1\]: 'bad name'"):
+        runner.audit_engine(audit_params(['ok.example', 'bad name']), False)
+    with pytest.raises(OptionError, match=r"^domain: 'bad name'"):
+        runner.audit_engine(audit_params(None, domain='bad name'), False)

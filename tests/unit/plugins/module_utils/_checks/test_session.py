@@ -118,3 +118,78 @@ def test_syntax_warnings_for_bare_lf_and_long_lines():
     verdicts = check._Verdicts()
     check.judge_syntax(replies, verdicts)
     assert [part[0] for part in verdicts.parts['GR-2']] == ['warn', 'warn']
+
+
+# ------------------------------------------------------------------ GR-2 over the reply flags (issue 9)
+
+def parsed(data: bytes) -> list[protocol.Reply]:
+    return protocol.ReplyParser().feed(data)
+
+
+def syntax(replies, capabilities=None) -> list[tuple[str, str]]:
+    verdicts = check._Verdicts()
+    check.judge_syntax(replies, verdicts, capabilities)
+    return verdicts.parts['GR-2']
+
+
+@pytest.mark.parametrize('data, words', [
+    (b'250 ok\x1b[31m red\r\n', 'control characters'),      # ESC: a terminal escape in a reply
+    (b'250 ok\x00\r\n', 'control characters'),              # NUL
+    (b'250 ok\rhidden\r\n', 'control characters'),          # a CR that does not end the line
+    (b'250 ok \xc2\x9b31m\r\n', 'control characters'),      # C1 CSI in UTF-8
+    (b'250 caf\xe9\r\n', 'not UTF-8'),                      # Latin-1, not UTF-8
+])
+def test_control_characters_and_invalid_utf8_break_the_reply_grammar(data, words):
+    parts = syntax(parsed(b'220 mx.example.org\r\n' + data))
+    assert [status for status, _text in parts] == ['fail']
+    assert words in parts[0][1] and 'RFC 5321 4.2' in parts[0][1]
+    assert '\\x' in parts[0][1]  # the reply is quoted with its hidden characters escaped
+
+
+@pytest.mark.parametrize('data', [b'250 tab\there\r\n', '250 Grüße, SMTPUTF8\r\n'.encode()])
+def test_a_tab_and_utf8_text_are_allowed(data):
+    assert syntax(parsed(data)) == [('pass', '1 replies, all well-formed')]
+
+
+def test_bare_lf_and_long_lines_stay_warnings_next_to_a_fail():
+    parts = syntax(parsed(b'250 a\n250 ' + b'w' * 600 + b'\r\n250 \x07bell\r\n'))
+    assert sorted(status for status, _text in parts) == ['fail', 'warn', 'warn']
+
+
+@pytest.mark.parametrize('ehlo, line', [
+    ('250-mx.example.org\n250 SIZE \u00b2', 'SIZE \u00b2'),
+    ('250-mx.example.org\n250-PIPELINING\n250 AUTH PLAIN L\u00d6GIN', 'AUTH PLAIN L\u00d6GIN'),
+    ('250-mx.example.org\n250 \u017fTARTTLS', '\u017fTARTTLS'),
+])
+def test_an_ehlo_line_the_parser_cannot_understand_is_a_warning_naming_it(ehlo, line):
+    ehlo_reply = reply(ehlo)
+    capabilities = protocol.parse_ehlo(ehlo_reply)
+    assert capabilities.invalid == [line]
+    parts = syntax([reply('220 mx.example.org'), ehlo_reply], capabilities)
+    assert [status for status, _text in parts] == ['warn']
+    assert '"%s"' % line in parts[0][1] and 'EHLO' in parts[0][1]
+
+
+def test_a_malformed_reply_is_still_a_fail_with_the_flags_added():
+    verdicts = check._Verdicts()
+    check._session_error(verdicts, 'GR-3', check.smtp.MalformedReply('reply longer than 100 lines', True))
+    check.judge_syntax(parsed(b'250 \x1bx\r\n'), verdicts)
+    assert sorted(status for status, _text in verdicts.parts['GR-2']) == ['fail', 'inconclusive']
+
+
+# ------------------------------------------------------------------ replies no command asked for (issue 9)
+
+def test_unsolicited_replies_fail_gr2_and_void_what_the_session_judged():
+    verdicts = check._Verdicts()
+    check.judge_greeting(reply('220 mx.example.org ESMTP'), verdicts)
+    verdicts.add('GR-3', 'pass', 'EHLO 250')
+    verdicts.add('CMD-1', 'fail', 'QUIT "250 injected 10"')
+    error = check.smtp.UnsolicitedReply('the server sent 1 reply that no command asked for, before NOOP was sent: '
+                                        '"250 injected 1"', [reply('250 injected 1')])
+    check._session_error(verdicts, 'CMD-1', error)
+    findings = {finding.rule: finding for finding in verdicts.findings(check.Target('example.org', 'mx', '192.0.2.1'), [])}
+    assert {rule: finding.status for rule, finding in findings.items()} == {
+        'GR-1': 'pass', 'GR-2': 'fail', 'GR-3': 'inconclusive', 'CMD-1': 'inconclusive', 'CMD-2': 'inconclusive',
+        'CMD-3': 'inconclusive'}
+    assert '"250 injected 1"' in findings['GR-2'].summary
+    assert 'cannot be matched' in findings['CMD-1'].summary and 'injected 10' not in findings['CMD-1'].summary
