@@ -34,9 +34,11 @@ options:
     version_added: 0.2.0
 seealso:
   - module: mxaudit.smtp.smtp_info
-  - name: The rule catalogue
-    description: Every rule, what is sent and how each reply is judged, in the collection's C(docs/checks.md).
-    link: https://example.invalid/mxaudit/smtp/docs/checks.md
+  - name: RFC 5321 section 4.5.5, Messages with a Null Reverse-Path
+    description: >-
+      Why a server must accept the null sender C(<>) of bounces and delivery notifications (rule NS-1; the collection's
+      C(docs/checks.md) says how each reply is judged).
+    link: https://www.rfc-editor.org/rfc/rfc5321#section-4.5.5
 '''
 
 EXAMPLES = r'''

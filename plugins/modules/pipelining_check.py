@@ -25,9 +25,11 @@ extends_documentation_fragment:
   - mxaudit.smtp.common.attributes
 seealso:
   - module: mxaudit.smtp.smtp_info
-  - name: The rule catalogue
-    description: Every rule, what is sent and how each reply is judged, in the collection's C(docs/checks.md).
-    link: https://example.invalid/mxaudit/smtp/docs/checks.md
+  - name: RFC 2920, SMTP Service Extension for Command Pipelining
+    description: >-
+      How a server must answer a pipelined group of commands (rules PL-1 and PL-2; the collection's C(docs/checks.md) says
+      how each reply is judged).
+    link: https://www.rfc-editor.org/rfc/rfc2920
 '''
 
 EXAMPLES = r'''

@@ -34,9 +34,11 @@ options:
     version_added: 0.2.0
 seealso:
   - module: mxaudit.smtp.smtp_info
-  - name: The rule catalogue
-    description: Every rule, what is sent and how each reply is judged, in the collection's C(docs/checks.md).
-    link: https://example.invalid/mxaudit/smtp/docs/checks.md
+  - name: RFC 5321 section 6.1, Reliable Delivery and Replies by Email
+    description: >-
+      A server that accepts a recipient it cannot deliver to must bounce the message later, to a sender spam often forges
+      (rule RV-1; the collection's C(docs/checks.md) says how each reply is judged).
+    link: https://www.rfc-editor.org/rfc/rfc5321#section-6.1
 '''
 
 EXAMPLES = r'''

@@ -55,9 +55,11 @@ options:
     default: true
 seealso:
   - module: mxaudit.smtp.smtp_info
-  - name: The rule catalogue
-    description: Every rule, what is sent and how each reply is judged, in the collection's C(docs/checks.md).
-    link: https://example.invalid/mxaudit/smtp/docs/checks.md
+  - name: RFC 2505, Anti-Spam Recommendations for SMTP MTAs
+    description: >-
+      Why a mail server must not relay for strangers, and the address forms relaying tricks use (rules RL-1 and RL-2; the
+      collection's C(docs/checks.md) says how each reply is judged).
+    link: https://www.rfc-editor.org/rfc/rfc2505
 '''
 
 EXAMPLES = r'''

@@ -8,33 +8,46 @@
 #
 #   build    ansible-galaxy collection build, the tarball's contents, install into a temp path
 #   doc      ansible-doc -t role for every role; every public default documented, and the reverse
-#   lint     ansible-lint, production profile (.ansible-lint)
+#   lint     ansible-lint, production profile (.ansible-lint), no failure and no warning
+#   galaxy   galaxy-importer on the tarball, as Galaxy imports it (no container steps), no warning
+#   antsibull  antsibull-docs lint-collection-docs --plugin-docs on the installed collection
+#   ee       ansible-builder create: execution-environment.yml makes a build context (no image)
 #   molecule molecule test for every scenario of extensions/molecule (the roles against the lab)
-#   audit    ansible-playbook mxaudit.smtp.audit: two vantage points against the lab, every report;
-#            then as two job slices, combined with ansible-playbook mxaudit.smtp.combine
+#   audit    ansible-playbook mxaudit.smtp.audit: two vantage points against the lab, every report,
+#            then the verdict; as two job slices, combined with ansible-playbook mxaudit.smtp.combine
+#   awx      the AWX project of docs/awx.md (tests/awx/project) run by ansible-runner as AWX runs a
+#            job, against the lab: the set_stats summary in the job events, the reports in the
+#            job's artifact directory, the job failed on the verdict
+#   readme   the Example of README.md, its tasks as written, against the lab
 #   gate     ansible-playbook mxaudit.smtp.gate: a compliant lab server passes, a broken one fails
 #   demo     tests/demo.sh (make demo) on its own ports
-#   ee       ansible-builder create: execution-environment.yml makes a build context (no image)
 #
 #   tests/roles/run.sh [step ...]     default: every step, in that order
 #
 # Every step runs even when one before it failed (build aside: nothing runs without it); the
-# script exits non-zero when any failed. Lab ports: 2591-2594 / 5391-5394. Environment: VENV
-# (default ./.venv), KEEP=1 keeps the temporary directory.
+# script exits non-zero when any failed. Lab ports: 2591-2594 / 5391-5394 (the lab of the audit,
+# awx, readme and gate steps: ROLES_TEST_SMTP_PORT / ROLES_TEST_DNS_PORT; the demo's:
+# ROLES_TEST_DEMO_SMTP_PORT / ROLES_TEST_DEMO_DNS_PORT). Environment: VENV (default ./.venv),
+# KEEP=1 keeps the temporary directory.
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 VENV="${VENV:-$ROOT/.venv}"
 export PATH="$VENV/bin:$PATH"
-for tool in ansible-playbook ansible-galaxy ansible-doc ansible-lint molecule ansible-builder; do
+for tool in ansible-playbook ansible-galaxy ansible-doc ansible-lint molecule ansible-builder ansible-runner antsibull-docs; do
     if [ ! -x "$VENV/bin/$tool" ]; then
         echo "roles-test: $VENV/bin/$tool missing; run 'make venv' first" >&2
         exit 1
     fi
 done
+if ! "$VENV/bin/python" -c 'import galaxy_importer' 2>/dev/null; then
+    echo "roles-test: galaxy-importer missing in $VENV; run 'make venv' first" >&2
+    exit 1
+fi
 
+ALL_STEPS=(build doc lint galaxy antsibull ee molecule audit awx readme gate demo)
 STEPS=("$@")
-[ ${#STEPS[@]} -gt 0 ] || STEPS=(build doc lint ee molecule audit gate demo)
+[ ${#STEPS[@]} -gt 0 ] || STEPS=("${ALL_STEPS[@]}")
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/mxaudit-roles.XXXXXX")"
 SRC="$WORK/src/ansible_collections/mxaudit/smtp"
@@ -45,8 +58,10 @@ export ANSIBLE_COLLECTIONS_PATH="$COLLECTIONS"
 export ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false ANSIBLE_NOCOLOR=1
 export ANSIBLE_PYTHON_INTERPRETER="$VENV/bin/python"
 
-LAB_SMTP_PORT=2593
-LAB_DNS_PORT=5393
+LAB_SMTP_PORT="${ROLES_TEST_SMTP_PORT:-2593}"
+LAB_DNS_PORT="${ROLES_TEST_DNS_PORT:-5393}"
+DEMO_SMTP_PORT="${ROLES_TEST_DEMO_SMTP_PORT:-2594}"
+DEMO_DNS_PORT="${ROLES_TEST_DEMO_DNS_PORT:-5394}"
 LAB_STATE="$WORK/lab.json"
 
 passed=0
@@ -159,8 +174,66 @@ EOF
 }
 
 step_lint() {
-    # --offline: the collection has no dependencies to fetch, and nothing is fetched.
-    (cd "$SRC" && ansible-lint --offline --nocolor)
+    # --offline: the collection has no dependencies to fetch, and nothing is fetched. --strict: a
+    # warning fails the step too; the summary must say the production profile passed.
+    local rc=0
+    (cd "$SRC" && ansible-lint --offline --nocolor --strict) >"$WORK/lint.txt" 2>&1 || rc=$?
+    cat "$WORK/lint.txt"
+    [ "$rc" = 0 ] || { echo "FAILED: ansible-lint exited $rc"; return 1; }
+    check "ansible-lint: no failure, no warning, the production profile passed" \
+        grep -q "Passed: 0 failure(s), 0 warning(s) .* Profile 'production' was required, and it passed" "$WORK/lint.txt"
+}
+
+step_galaxy() {
+    # galaxy-importer as Galaxy runs it on an upload, minus the steps that need a container
+    # (ansible-test sanity in an image: make sanity runs it here). Galaxy requires `repository`;
+    # galaxy.yml has none while the collection has no public home (see galaxy.yml), so this import
+    # names the tree it comes from.
+    local out="$WORK/galaxy" rc=0 tarball
+    mkdir -p "$out/ansible-tmp"
+    cat >"$out/galaxy-importer.cfg" <<CFG
+[galaxy-importer]
+run_ansible_test = false
+ansible_test_local_image = false
+local_image_docker = false
+run_ansible_doc = true
+run_ansible_lint = true
+offline_ansible_lint = true
+check_changelog = true
+check_required_tags = true
+ansible_local_tmp = $out/ansible-tmp
+CFG
+    tarball="$(ls "$WORK"/dist/mxaudit-smtp-*.tar.gz)"
+    if ! "$VENV/bin/python" -c 'import sys, yaml; sys.exit(0 if yaml.safe_load(open(sys.argv[1])).get("repository") else 1)' "$SRC/galaxy.yml"; then
+        mkdir -p "$out/src/ansible_collections/mxaudit"
+        cp -a "$SRC" "$out/src/ansible_collections/mxaudit/smtp"
+        printf 'repository: file://%s\n' "$SRC" >>"$out/src/ansible_collections/mxaudit/smtp/galaxy.yml"
+        ansible-galaxy collection build --output-path "$out/dist" "$out/src/ansible_collections/mxaudit/smtp" || return 1
+        tarball="$(ls "$out"/dist/mxaudit-smtp-*.tar.gz)"
+    fi
+    (cd "$out" && GALAXY_IMPORTER_CONFIG="$out/galaxy-importer.cfg" "$VENV/bin/python" -m galaxy_importer.main "$tarball") \
+        >"$out/import.log" 2>&1 || rc=$?
+    cat "$out/import.log"
+    check "galaxy-importer exited 0" test "$rc" = 0 || return 1
+    check "galaxy-importer wrote its result" test -s "$out/importer_result.json" || return 1
+    check "galaxy-importer found the three roles, each with its README" "$VENV/bin/python" - "$out/importer_result.json" <<'EOF' || rc=1
+import json, sys
+result = json.load(open(sys.argv[1]))
+roles = sorted(item['name'] for item in result['contents'] if item['content_type'] == 'role')
+assert roles == ['audit', 'gate', 'report'], roles
+docs = {item['content_name']: item for item in result['docs_blob']['contents'] if item['content_type'] == 'role'}
+for name in roles:
+    assert docs[name]['readme_html'], name
+EOF
+    check "galaxy-importer gave no warning and no error" bash -c "! grep -E '^(WARNING|ERROR)' '$out/import.log'" || rc=1
+    return "$rc"
+}
+
+step_antsibull() {
+    # The installed tree is what ansible-doc and the docsite see; a reference to a collection other
+    # than ansible.builtin and this one is an error.
+    (cd "$WORK" && antsibull-docs lint-collection-docs --plugin-docs --validate-collection-refs all \
+        --disallow-unknown-collection-refs "$COLLECTIONS/ansible_collections/mxaudit/smtp")
 }
 
 step_ee() {
@@ -207,18 +280,25 @@ start_lab() {
 }
 
 lab_vars() {  # the engine options for the lab, as extra variables
+    # The lab's servers are on 127.0.1.x: the audit role audits private and loopback addresses only
+    # when told to (an unknown extra variable is harmless where the role does not know it yet).
     cat <<EOF
 {"mxaudit_port": $LAB_SMTP_PORT, "mxaudit_helo_name": "audit.lab.test", "mxaudit_timeout": 2,
  "mxaudit_resolver": {"nameservers": ["127.0.0.1"], "port": $LAB_DNS_PORT, "timeout": 1},
- "mxaudit_allow_private_addresses": true,
- "mxaudit_relay_recipient": "relay-probe@foreign.lab.test"}
+ "mxaudit_relay_recipient": "relay-probe@foreign.lab.test", "mxaudit_allow_private_addresses": true}
 EOF
 }
 
+# The domains of the 7-domain portfolio that break a rule the default policy counts: PM-1, NS-1,
+# PL-1 (MUST) and RL-1 (an open relay: BCP, severity critical).
+NONCOMPLIANT_7='["no-postmaster.lab.test", "null-sender-501.lab.test", "open-relay.lab.test", "pipelining-loses.lab.test"]'
+
 step_audit() {
     start_lab || return 1
-    local rc=0 out="$WORK/audit"
-    mkdir -p "$out"
+    local rc=0 out="$WORK/audit" arc
+    # The playbooks run from an empty directory that must stay empty: reports never land in the
+    # directory a command happens to be started from.
+    mkdir -p "$out/cwd"
     lab_vars >"$out/lab.json"
     cat >"$out/inventory.yml" <<EOF
 vantage_points:
@@ -228,40 +308,61 @@ vantage_points:
 EOF
     printf '%s\n' '# portfolio' compliant.lab.test no-postmaster.lab.test open-relay.lab.test null-sender-501.lab.test \
         pipelining-loses.lab.test null-mx.lab.test accept-all.lab.test >"$out/domains.txt"
-    echo "--- ansible-playbook mxaudit.smtp.audit (two vantage points, a domains file, every format; must fail on the verdict)"
-    local arc=0
-    ansible-playbook -i "$out/inventory.yml" mxaudit.smtp.audit -e @"$out/lab.json" \
-        -e "mxaudit_hosts=vantage_points mxaudit_domains_file=$out/domains.txt mxaudit_report_dir=$out/reports" \
+    echo "--- ansible-playbook mxaudit.smtp.audit (two vantage points, a domains file, every format): fails on the verdict"
+    arc=0
+    (cd "$out/cwd" && ansible-playbook -i "$out/inventory.yml" mxaudit.smtp.audit -e @"$out/lab.json" \
+        -e "mxaudit_hosts=vantage_points mxaudit_domains_file=$out/domains.txt mxaudit_report_dir=$out/reports") \
         >"$out/run.log" 2>&1 || arc=$?
     cat "$out/run.log"
-    check "audit.yml exits non-zero on noncompliant domains, after writing the reports, naming them" \
-        bash -c "[ $arc = 2 ] && grep -q 'Not compliant: ' '$out/run.log' && grep -q 'open-relay.lab.test' '$out/run.log'" || rc=1
+    check "audit.yml fails (exit 2) on the verdict, naming the domains that are not compliant" \
+        "$VENV/bin/python" - "$arc" "$out/run.log" "$NONCOMPLIANT_7" <<'EOF' || rc=1
+import json, sys
+rc, log, expected = int(sys.argv[1]), open(sys.argv[2]).read(), json.loads(sys.argv[3])
+assert rc == 2, rc
+failures = [line for line in log.splitlines() if '"msg": "' in line and 'Not compliant: ' in line]
+assert len(failures) == 1, failures
+assert all(name in failures[0] for name in expected), failures[0]
+EOF
     local ext
     for ext in html md junit.xml json csv; do
-        check "audit.yml wrote mxaudit-report.$ext" test -s "$out/reports/mxaudit-report.$ext" || rc=1
+        check "audit.yml wrote mxaudit-report.$ext before the verdict failed the run" test -s "$out/reports/mxaudit-report.$ext" || rc=1
     done
-    check "the JSON report has the 7 domains, shared out over the 2 vantage points" "$VENV/bin/python" - "$out/reports/mxaudit-report.json" <<'EOF' || rc=1
+    check "the JSON report has the 7 domains, shared out over the 2 vantage points, and their verdicts" \
+        "$VENV/bin/python" - "$out/reports/mxaudit-report.json" "$NONCOMPLIANT_7" <<'EOF' || rc=1
 import json, sys
 result = json.load(open(sys.argv[1]))
 domains = sorted(d['domain'] for d in result['domains'])
 assert len(domains) == 7 and len(set(domains)) == 7, domains
 assert sorted(v['host'] for v in result['vantage_points']) == ['vp-one', 'vp-two'], result['vantage_points']
-assert result['compliant'] is False and result['verdict'] == 'noncompliant'
-bad = {d['domain'] for d in result['domains'] if d['verdict'] == 'noncompliant'}
-assert bad == {'no-postmaster.lab.test', 'null-sender-501.lab.test', 'pipelining-loses.lab.test', 'open-relay.lab.test'}, bad
-assert {d['domain'] for d in result['domains'] if d['verdict'] == 'unverified'} == set()
+assert result['compliant'] is False and result['verdict'] == 'noncompliant', (result['compliant'], result['verdict'])
+verdicts = {d['domain']: d['verdict'] for d in result['domains']}
+expected = {domain: 'compliant' for domain in domains}
+expected.update({domain: 'noncompliant' for domain in json.loads(sys.argv[2])})
+assert verdicts == expected, verdicts
+assert all(d['compliant'] == (d['verdict'] == 'compliant') for d in result['domains'])
 EOF
-    echo "--- two job slices (--limit, mxaudit_shard_hosts), then ansible-playbook mxaudit.smtp.combine"
+    echo "--- ansible-playbook mxaudit.smtp.audit without mxaudit_report_dir, outside ansible-runner (must stop before auditing)"
+    arc=0
+    (cd "$out/cwd" && ansible-playbook mxaudit.smtp.audit -e @"$out/lab.json" -e '{"mxaudit_domains": ["compliant.lab.test"]}') \
+        >"$out/run-nodir.log" 2>&1 || arc=$?
+    cat "$out/run-nodir.log"
+    check "audit.yml asks for mxaudit_report_dir and audits nothing" \
+        bash -c "[ $arc = 2 ] && grep -q 'Say where the reports go' '$out/run-nodir.log' && ! grep -q 'Audit this vantage point' '$out/run-nodir.log'" || rc=1
+
+    echo "--- two job slices (--limit, mxaudit_shard_hosts; noncompliant accepted), then ansible-playbook mxaudit.smtp.combine"
     local host
     for host in vp-one vp-two; do
-        ansible-playbook -i "$out/inventory.yml" mxaudit.smtp.audit --limit "$host" -e @"$out/lab.json" \
+        (cd "$out/cwd" && ansible-playbook -i "$out/inventory.yml" mxaudit.smtp.audit --limit "$host" -e @"$out/lab.json" \
             -e '{"mxaudit_shard_hosts": ["vp-two", "vp-one"], "mxaudit_report_formats": ["json"], "mxaudit_accept_noncompliant": true}' \
-            -e "mxaudit_hosts=vantage_points mxaudit_domains_file=$out/domains.txt mxaudit_report_dir=$out/slices/$host" \
+            -e "mxaudit_hosts=vantage_points mxaudit_domains_file=$out/domains.txt mxaudit_report_dir=$out/slices/$host") \
             >"$out/slice-$host.log" 2>&1 || { cat "$out/slice-$host.log"; echo "FAILED: the slice of $host"; return 1; }
     done
-    ansible-playbook mxaudit.smtp.combine \
-        -e "mxaudit_combine_dir=$out/slices mxaudit_report_dir=$out/slices/combined" >"$out/combine.log" 2>&1 || { cat "$out/combine.log"; echo "FAILED: combine.yml"; return 1; }
+    arc=0
+    (cd "$out/cwd" && ansible-playbook mxaudit.smtp.combine -e "mxaudit_combine_dir=$out/slices mxaudit_report_dir=$out/slices/combined") \
+        >"$out/combine.log" 2>&1 || arc=$?
     cat "$out/combine.log"
+    check "combine.yml writes the reports, then fails (exit 2) on the verdict" \
+        bash -c "[ $arc = 2 ] && test -s '$out/slices/combined/mxaudit-report.html' && grep -q '\"msg\": \".*Not compliant: ' '$out/combine.log'" || rc=1
     check "the slices audited disjoint shares; combined, they equal the run with both vantage points" \
         "$VENV/bin/python" - "$out" <<'EOF' || rc=1
 import json, sys
@@ -276,33 +377,194 @@ for host, part in zip(('vp-one', 'vp-two'), parts):
     assert {d['vantage_point'] for d in part['domains']} <= {host}, part['domains']
     assert [v['host'] for v in part['vantage_points']] == [host], part['vantage_points']
 assert {d['domain']: d['vantage_point'] for d in combined['domains']} == owner, combined['domains']
+assert {d['domain']: d['verdict'] for d in combined['domains']} == {d['domain']: d['verdict'] for d in whole['domains']}
 assert len(combined['domains']) == len(whole['domains'])
 assert sorted(v['host'] for v in combined['vantage_points']) == ['vp-one', 'vp-two']
 assert combined['stats']['domains'] == whole['stats']['domains'] == 7
-assert combined['compliant'] is False
+assert combined['compliant'] is False and combined['verdict'] == 'noncompliant'
 EOF
+
+    echo "--- the opt-outs: mxaudit_accept_noncompliant, mxaudit_accept_unverified"
+    local accept
+    for accept in none noncompliant unverified; do
+        arc=0
+        (cd "$out/cwd" && ansible-playbook mxaudit.smtp.audit -e @"$out/lab.json" \
+            -e '{"mxaudit_domains": ["no-postmaster.lab.test", "compliant.lab.test", "servfail.lab.test"], "mxaudit_report_formats": ["json"]}' \
+            -e "mxaudit_report_dir=$out/accept-$accept" \
+            -e "{\"mxaudit_accept_noncompliant\": $([ $accept = none ] && echo false || echo true), \"mxaudit_accept_unverified\": $([ $accept = unverified ] && echo true || echo false)}") \
+            >"$out/accept-$accept.log" 2>&1 || arc=$?
+        cat "$out/accept-$accept.log"
+        case $accept in
+            none) check "a noncompliant and an unverified domain fail the run, each named" \
+                      bash -c "[ $arc = 2 ] && grep -q '\"msg\": \".*Not compliant: no-postmaster.lab.test.*Unverified.*servfail.lab.test' '$out/accept-$accept.log'" || rc=1 ;;
+            noncompliant) check "mxaudit_accept_noncompliant=true alone: the unverified domain still fails the run" \
+                      bash -c "[ $arc = 2 ] && grep -q '\"msg\": \".*Unverified.*servfail.lab.test' '$out/accept-$accept.log'" || rc=1 ;;
+            unverified) check "both opt-outs: the run passes, and the report still has both verdicts" \
+                      "$VENV/bin/python" -c 'import json, sys
+assert int(sys.argv[1]) == 0, sys.argv[1]
+result = json.load(open(sys.argv[2]))
+verdicts = {d["domain"]: d["verdict"] for d in result["domains"]}
+assert verdicts == {"no-postmaster.lab.test": "noncompliant", "compliant.lab.test": "compliant", "servfail.lab.test": "unverified"}, verdicts' \
+                      "$arc" "$out/accept-$accept/mxaudit-report.json" || rc=1 ;;
+        esac
+    done
     echo "--- ansible-playbook mxaudit.smtp.audit with only compliant domains (must pass)"
-    local frc=0
-    ansible-playbook mxaudit.smtp.audit -e @"$out/lab.json" \
-        -e '{"mxaudit_domains": ["compliant.lab.test"], "mxaudit_report_formats": ["json"]}' -e "mxaudit_report_dir=$out/reports-2" \
-        >"$out/run-pass.log" 2>&1 || frc=$?
+    arc=0
+    (cd "$out/cwd" && ansible-playbook mxaudit.smtp.audit -e @"$out/lab.json" \
+        -e "mxaudit_domains=compliant.lab.test mxaudit_report_dir=$out/reports-pass" -e '{"mxaudit_report_formats": ["json"]}') \
+        >"$out/run-pass.log" 2>&1 || arc=$?
     cat "$out/run-pass.log"
     check "audit.yml exits 0 when every domain is compliant" \
-        bash -c "[ $frc = 0 ] && grep -q 'verdict: COMPLIANT' '$out/run-pass.log'" || rc=1
+        bash -c "[ $arc = 0 ] && grep -q 'verdict: COMPLIANT' '$out/run-pass.log'" || rc=1
     echo "--- ansible-playbook mxaudit.smtp.audit where nothing listens on the port (port 25 blocked: must fail, unverified)"
-    frc=0
-    ansible-playbook mxaudit.smtp.audit -e @"$out/lab.json" -e mxaudit_port=9 \
-        -e '{"mxaudit_domains": ["compliant.lab.test"], "mxaudit_report_formats": ["json"]}' -e "mxaudit_report_dir=$out/reports-3" \
-        >"$out/run-blocked.log" 2>&1 || frc=$?
+    arc=0
+    (cd "$out/cwd" && ansible-playbook mxaudit.smtp.audit -e @"$out/lab.json" -e mxaudit_port=9 \
+        -e "mxaudit_domains=compliant.lab.test mxaudit_report_dir=$out/reports-blocked" -e '{"mxaudit_report_formats": ["json"]}') \
+        >"$out/run-blocked.log" 2>&1 || arc=$?
     cat "$out/run-blocked.log"
     check "audit.yml fails when the vantage point cannot reach the port, every domain unverified" \
-        bash -c "[ $frc = 2 ] && grep -q 'Unverified (nothing the policy counts could be decided): compliant.lab.test' '$out/run-blocked.log'" || rc=1
-    check "the blocked run's report says unverified" "$VENV/bin/python" - "$out/reports-3/mxaudit-report.json" <<'EOF' || rc=1
+        bash -c "[ $arc = 2 ] && grep -q '\"msg\": \".*Unverified.*compliant.lab.test' '$out/run-blocked.log'" || rc=1
+    check "the blocked run's report says unverified" "$VENV/bin/python" - "$out/reports-blocked/mxaudit-report.json" <<'EOF' || rc=1
 import json, sys
 result = json.load(open(sys.argv[1]))
 assert result['verdict'] == 'unverified' and result['compliant'] is False, result['verdict']
 assert {d['verdict'] for d in result['domains']} == {'unverified'}
 EOF
+    check "no playbook wrote into the directory it was started from" bash -c "[ -z \"\$(ls -A '$out/cwd')\" ]" || rc=1
+    return "$rc"
+}
+
+step_awx() {
+    # AWX runs a job with ansible-runner: a private data directory with the project (the synced
+    # repository), the inventory and env/extravars (the job template's variables and the survey's
+    # answers), `ansible-runner run DIR -p PLAYBOOK`, then it reads the job events; set_stats data
+    # is the artifact_data of the playbook_on_stats event, which AWX keeps as the job's artifacts.
+    start_lab || return 1
+    local rc=0 out="$WORK/awx" ident private arc
+    mkdir -p "$out/cwd"
+    check "docs/awx.md shows the project's playbook as tests/awx/project/mxaudit.yml has it" \
+        "$VENV/bin/python" - "$SRC/docs/awx.md" "$SRC/tests/awx/project/mxaudit.yml" <<'EOF' || rc=1
+import re, sys
+doc, playbook = open(sys.argv[1]).read(), open(sys.argv[2]).read()
+blocks = [block for block in re.findall(r'```yaml\n(.*?)```', doc, re.S) if block.startswith('# mxaudit.yml:')]
+assert len(blocks) == 1, 'docs/awx.md needs exactly one yaml block starting with "# mxaudit.yml:"; found %d' % len(blocks)
+body = playbook[playbook.index('# mxaudit.yml:'):]
+assert blocks[0] == body, 'docs/awx.md and tests/awx/project/mxaudit.yml differ'
+EOF
+    # Two launches: the portfolio of the project (domains.txt), and a survey's domains, which replace it.
+    for ident in portfolio survey; do
+        private="$out/$ident"
+        mkdir -p "$private/inventory" "$private/env"
+        cp -a "$SRC/tests/awx/project" "$private/project"
+        cat >"$private/inventory/hosts.yml" <<EOF
+vantage_points:
+  hosts:
+    vp-one: {ansible_connection: local}
+    vp-two: {ansible_connection: local}
+EOF
+        lab_vars >"$out/lab.json"
+        "$VENV/bin/python" - "$out/lab.json" "$ident" >"$private/env/extravars" <<'EOF'
+import json, sys
+extravars = json.load(open(sys.argv[1]))
+extravars.update({'mxaudit_hosts': 'vantage_points', 'mxaudit_publish': 'failures'})
+if sys.argv[2] == 'survey':
+    extravars['mxaudit_domains'] = 'compliant.lab.test\naccept-all.lab.test\n'   # a survey text area
+print(json.dumps(extravars))
+EOF
+        echo "--- ansible-runner run $private -p mxaudit.yml --ident $ident"
+        arc=0
+        (cd "$out/cwd" && ansible-runner run "$private" -p mxaudit.yml --ident "$ident") >"$out/$ident.log" 2>&1 || arc=$?
+        cat "$out/$ident.log"
+        check "ansible-runner: the $ident job's artifacts, summary and reports" \
+            "$VENV/bin/python" - "$private" "$ident" "$arc" <<'EOF' || rc=1
+import glob, json, os, sys
+private, ident, runner_rc = sys.argv[1], sys.argv[2], int(sys.argv[3])
+artifacts = os.path.join(private, 'artifacts', ident)
+status = open(os.path.join(artifacts, 'status')).read().strip()
+job_rc = int(open(os.path.join(artifacts, 'rc')).read())
+events = [json.load(open(path)) for path in glob.glob(os.path.join(artifacts, 'job_events', '*.json'))]
+stats = [event for event in events if event.get('event') == 'playbook_on_stats']
+assert len(stats) == 1, 'one playbook_on_stats event, found %d' % len(stats)
+published = stats[0]['event_data']['artifact_data']
+summary = published['mxaudit_summary']
+failed = [event for event in events if event.get('event') == 'runner_on_failed' and not event['event_data'].get('ignore_errors')]
+reports = os.path.join(artifacts, 'mxaudit-report')
+report = json.load(open(os.path.join(reports, 'mxaudit-report.json')))
+for name in ('mxaudit-report.html', 'mxaudit-report.md', 'mxaudit-report.junit.xml', 'mxaudit-report.csv'):
+    assert os.path.getsize(os.path.join(reports, name)) > 0, name
+assert not os.path.exists(os.path.join(private, 'project', 'mxaudit-report')), 'reports in the project directory'
+assert 'mxaudit_result' not in published, 'mxaudit_publish=failures publishes no result'
+noncompliant = {'no-postmaster.lab.test', 'open-relay.lab.test', 'null-sender-501.lab.test'}
+if ident == 'portfolio':
+    # The domains.txt of the project: 2 compliant, 3 noncompliant, 1 unverified (SERVFAIL).
+    assert (runner_rc, job_rc, status) == (2, 2, 'failed'), (runner_rc, job_rc, status)
+    assert failed and all('/roles/audit/tasks/verdict.yml:' in event['event_data'].get('task_path', '') for event in failed), \
+        [(event['event_data'].get('task'), event['event_data'].get('task_path')) for event in failed]
+    assert summary['compliant'] is False
+    assert summary['stats']['domains'] == 6, summary['stats']['domains']
+    assert set(summary['noncompliant']) == noncompliant, summary['noncompliant']
+    assert summary['verdict'] == 'noncompliant', summary['verdict']
+    assert summary['verdicts'] == {'compliant': 2, 'noncompliant': 3, 'unverified': 1}, summary['verdicts']
+    assert summary['unverified'] == ['servfail.lab.test'], summary['unverified']
+    assert {failure['domain'] for failure in summary['failures']} == noncompliant, summary['failures']
+    assert all('transcript' not in failure for failure in summary['failures'])
+    assert sorted(vantage['host'] for vantage in summary['vantage_points']) == ['vp-one', 'vp-two']
+else:
+    # The survey's two domains, without the project's portfolio.
+    assert (runner_rc, job_rc, status) == (0, 0, 'successful'), (runner_rc, job_rc, status)
+    assert not failed, failed
+    assert summary['compliant'] is True and summary['verdict'] == 'compliant', summary
+    assert summary['stats']['domains'] == 2 and summary['noncompliant'] == [] and summary['failures'] == [], summary
+assert sorted(d['domain'] for d in report['domains']) == sorted({d['domain'] for d in report['domains']})
+assert len(report['domains']) == summary['stats']['domains']
+print('%s: %s, verdict %s, %s' % (ident, status, summary['verdict'], summary['verdicts']))
+EOF
+    done
+    check "ansible-runner wrote nothing into the directory it was started from" bash -c "[ -z \"\$(ls -A '$out/cwd')\" ]" || rc=1
+    return "$rc"
+}
+
+step_readme() {
+    # The Example of README.md, its tasks word for word, in a play on localhost with the lab's DNS
+    # server and port as module_defaults (the tests never ask the system resolver). As written it
+    # audits a domain that cannot exist: unverified, so the assert fails the play. On the
+    # compliant lab domain the same tasks pass.
+    start_lab || return 1
+    local rc=0 out="$WORK/readme" arc domain
+    mkdir -p "$out"
+    ansible-doc --json mxaudit.smtp.smtp_info >"$out/smtp_info.json" || return 1
+    "$VENV/bin/python" - "$SRC/README.md" "$out/example.yml" "$LAB_SMTP_PORT" "$LAB_DNS_PORT" "$out/smtp_info.json" <<'EOF' || return 1
+import json, re, sys, yaml
+readme = open(sys.argv[1]).read()
+section = readme[readme.index('\n## Example\n'):]
+section = section[:section.index('\n## ', 1)]
+plays = yaml.safe_load(re.search(r'```yaml\n(.*?)```', section, re.S).group(1))
+assert len(plays) == 1 and plays[0]['hosts'] == 'localhost', plays
+play = plays[0]
+defaults = {'port': int(sys.argv[3]), 'timeout': 2,
+            'resolver': {'nameservers': ['127.0.0.1'], 'port': int(sys.argv[4]), 'timeout': 1}}
+# The lab's servers are on 127.0.1.x: allowed explicitly where the modules have the option.
+if 'allow_private_addresses' in json.load(open(sys.argv[5]))['mxaudit.smtp.smtp_info']['doc']['options']:
+    defaults['allow_private_addresses'] = True
+play['module_defaults'] = {'group/mxaudit.smtp.all': defaults}
+yaml.safe_dump([play], open(sys.argv[2], 'w'), sort_keys=False)
+EOF
+    cat "$out/example.yml"
+    for domain in as-written compliant.lab.test; do
+        arc=0
+        if [ "$domain" = as-written ]; then
+            ansible-playbook "$out/example.yml" >"$out/$domain.log" 2>&1 || arc=$?
+        else
+            ansible-playbook "$out/example.yml" -e "mail_domain=$domain" >"$out/$domain.log" 2>&1 || arc=$?
+        fi
+        cat "$out/$domain.log"
+        if [ "$domain" = as-written ]; then
+            check "the README example, as written, fails its assert: the domain cannot be audited (unverified)" \
+                bash -c "[ $arc = 2 ] && grep -q '\"msg\": \"no-such-domain.invalid: unverified: ' '$out/$domain.log'" || rc=1
+        else
+            check "the README example passes on $domain" test "$arc" = 0 || rc=1
+        fi
+    done
     return "$rc"
 }
 
@@ -342,7 +604,7 @@ EOF
 
 step_demo() {
     local out="$WORK/demo"
-    DEMO_SMTP_PORT=2594 DEMO_DNS_PORT=5394 DEMO_OUT="$out" bash "$ROOT/tests/demo.sh" || return 1
+    DEMO_SMTP_PORT="$DEMO_SMTP_PORT" DEMO_DNS_PORT="$DEMO_DNS_PORT" DEMO_OUT="$out" bash "$ROOT/tests/demo.sh" || return 1
     local rc=0
     check "the demo printed the HTML report's path" test -s "$out/mxaudit-report.html" || rc=1
     check "the demo's summary names the lost pipelined commands" grep -q '^PL-1  pipelining-loses.lab.test' "$out/summary.txt" || rc=1
@@ -352,7 +614,7 @@ step_demo() {
 
 for step in "${STEPS[@]}"; do
     if ! declare -F "step_$step" >/dev/null; then
-        echo "roles-test: unknown step $step (build doc lint ee molecule audit gate demo)" >&2
+        echo "roles-test: unknown step $step (${ALL_STEPS[*]})" >&2
         exit 2
     fi
     if [ "$step" != build ] && [ ! -d "$COLLECTIONS/ansible_collections/mxaudit/smtp" ]; then

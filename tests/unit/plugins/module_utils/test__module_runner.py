@@ -248,7 +248,7 @@ def audit_params(names, **extra):
 
 def listed(tmp_path, names):
     """A domains_file: bad names in it are reported per domain (given as options they would be an error)."""
-    path = tmp_path / 'domains-%d.txt' % len(names)
+    path = tmp_path / ('domains-%d.txt' % len(names))
     path.write_text('\n'.join(names) + '\n', encoding='utf-8')
     return audit_params(None, domains_file=str(path))
 
