@@ -632,6 +632,8 @@ class Postscreen(SMTPSession):
         if self.deferring:
             return "450 4.3.2 Service currently unavailable"
         return super().rcpt_reply(addr)
+
+
 # ---- hostile peers (issue 9): replies no command asked for, and a close that is not about pipelining ----
 
 class ClosesAtMail(SMTPSession):

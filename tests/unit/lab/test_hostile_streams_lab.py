@@ -23,7 +23,6 @@ import contextlib
 import typing as t
 from dataclasses import dataclass
 
-import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 

@@ -44,7 +44,8 @@ def relay(lab, capsys, behaviour, **extra):
 
 def engine(lab, domains, **settings):
     """The audit module's engine over the lab (per_address from settings, the rest run settings)."""
-    params = {'port': lab.port, 'helo_name': HELO, 'timeout': 2.0, 'resolver': lab.resolver_options()}
+    params = {'port': lab.port, 'helo_name': HELO, 'timeout': 2.0, 'resolver': lab.resolver_options(),
+              'allow_private_addresses': True}
     params['per_address'] = settings.pop('per_address', 2)
     settings.setdefault('relay_recipient', RELAY_RECIPIENT)
     return Engine(_options.parse(params, require_domain=False), RunSettings(**settings), domains)
@@ -109,7 +110,7 @@ def test_postmaster_forms_resume_in_a_new_session(lab):
         server = runner.start_smtp('hard_error_limit', '127.0.4.3', lab.port, name='mx.strict.test',
                                    options={'domains': domains})
         dns = runner.start_dns(records, '127.0.0.1', 0)
-        params = {'port': lab.port, 'helo_name': HELO, 'timeout': 2.0,
+        params = {'port': lab.port, 'helo_name': HELO, 'timeout': 2.0, 'allow_private_addresses': True,
                   'resolver': {'nameservers': ['127.0.0.1'], 'port': dns.port, 'timeout': 1.0}}
         result = Engine(_options.parse(params, require_domain=False), RunSettings(checks=('postmaster', 'recipient')),
                         domains).run()

@@ -36,7 +36,8 @@ def relay(lab, capsys, domain, port):
 
 def every_rule(lab, domain, port):
     """Every check of the collection in one run, as the audit module runs them."""
-    params = {'port': port, 'helo_name': 'audit.lab.test', 'timeout': 5.0, 'resolver': lab.resolver_options()}
+    params = {'port': port, 'helo_name': 'audit.lab.test', 'timeout': 5.0, 'resolver': lab.resolver_options(),
+              'allow_private_addresses': True}
     run = Engine(_options.parse(params, require_domain=False), RunSettings(relay_recipient=RELAY_RECIPIENT), [domain])
     result = run.run()
     return {f['rule']: (f['status'], f['summary']) for d in result['domains'] for f in d['findings']}, result
