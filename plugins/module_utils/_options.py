@@ -181,22 +181,20 @@ def parse(params: dict[str, t.Any], *, require_domain: bool = True, smtp: bool =
     elif helo_name is None:
         helo_name = default_helo_name()
         if not protocol.is_domain(helo_name) or '.' not in helo_name:
-            raise OptionError('helo_name: this host\'s name %r is not a fully qualified domain name; '
-                              'set helo_name' % helo_name)
+            # Containers and execution-environment pods rarely have one. RFC 5321 4.1.4 lets a client without
+            # a meaningful domain name greet with the address literal of its side of the connection instead.
+            helo_name = protocol.LOCAL_ADDRESS_LITERAL
     else:
         if not protocol.is_address_literal(helo_name):
             helo_name = to_a_label(helo_name, 'helo_name')
-    try:
-        protocol.check_helo_name(helo_name)
-    except protocol.CommandError as exc:
-        raise OptionError('helo_name: %s' % exc)
-
-    try:
-        # The commands every session sends with the name, built as the sessions will build them.
-        protocol.ehlo(helo_name)
-        protocol.helo(helo_name)
-    except protocol.CommandError as exc:
-        raise OptionError('helo_name: %s' % exc)
+    if helo_name != protocol.LOCAL_ADDRESS_LITERAL:
+        try:
+            protocol.check_helo_name(helo_name)
+            # The commands every session sends with the name, built as the sessions will build them.
+            protocol.ehlo(helo_name)
+            protocol.helo(helo_name)
+        except protocol.CommandError as exc:
+            raise OptionError('helo_name: %s' % exc)
 
     mail_from = params.get('mail_from')
     derived = mail_from is None

@@ -115,3 +115,11 @@ def test_relay_recipient_under_any_audited_domain_names_it():
     with pytest.raises(OptionError, match='at the audited domain lab.example'):
         relay_recipient('x@mx.lab.example', domains)
     assert relay_recipient('x@foreign.example', domains) == 'x@foreign.example'
+
+
+def test_a_host_without_a_fully_qualified_name_greets_with_its_address_literal(monkeypatch):
+    from ansible_collections.mxaudit.smtp.plugins.module_utils import _options, _protocol
+    monkeypatch.setattr(_options, 'default_helo_name', lambda: 'mxaudit-ee-pod-5f7c9')
+    options = parse({}, require_domain=False)
+    assert options.helo_name == _protocol.LOCAL_ADDRESS_LITERAL
+    assert options.mail_from == 'postmaster@localhost.localdomain'
