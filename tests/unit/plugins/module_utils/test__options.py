@@ -123,3 +123,14 @@ def test_a_host_without_a_fully_qualified_name_greets_with_its_address_literal(m
     options = parse({}, require_domain=False)
     assert options.helo_name == _protocol.LOCAL_ADDRESS_LITERAL
     assert options.mail_from == 'postmaster@localhost.localdomain'
+
+
+def test_every_bad_option_is_named_in_the_order_written():
+    with pytest.raises(OptionError) as info:
+        parse({'timeout': 0, 'domain': 'bad name', 'port': 99999, 'helo_name': 'audit.example.net'})
+    message = str(info.value)
+    assert message.index('timeout:') < message.index('domain:') < message.index('port:'), message
+    with pytest.raises(OptionError) as info:
+        parse({'port': 99999, 'timeout': 0, 'domain': 'bad name', 'helo_name': 'audit.example.net'})
+    message = str(info.value)
+    assert message.index('port:') < message.index('timeout:') < message.index('domain:'), message
