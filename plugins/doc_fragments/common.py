@@ -32,7 +32,10 @@ options:
     description:
       - The name sent with EHLO and HELO.
       - A domain name or an address literal such as C([192.0.2.1]).
-      - Defaults to this host's fully qualified domain name; set it when that is not a FQDN.
+      - Defaults to this host's fully qualified domain name. When this host has none (containers, AWX execution environment
+        pods), the default is the address literal of the connection's local address, such as C([192.0.2.7]), which
+        RFC 5321 section 4.1.4 allows; O(mail_from) then defaults to C(postmaster@localhost.localdomain), so set both for
+        a sender that servers can verify.
     type: str
   mail_from:
     description:

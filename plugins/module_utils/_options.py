@@ -161,11 +161,7 @@ def default_helo_name() -> str:
     return socket.getfqdn()
 
 
-def parse(params: dict[str, t.Any], *, require_domain: bool = True, smtp: bool = True) -> Options:
-    """Validate the common options of a module call; raises OptionError.
-
-    With ``smtp`` false (DNS-only modules) no default EHLO name is looked up.
-    """
+def _domains(params: dict[str, t.Any], require_domain: bool) -> list[str]:
     domains: list[str] = []
     if params.get('domain') is not None:
         domains.append(to_a_label(params['domain']))
@@ -174,30 +170,32 @@ def parse(params: dict[str, t.Any], *, require_domain: bool = True, smtp: bool =
     domains = list(dict.fromkeys(domains))  # duplicates dropped, order kept (a list scan would be quadratic)
     if require_domain and not domains:
         raise OptionError('one of domain or domains is required')
+    return domains
 
+
+def _helo_name(params: dict[str, t.Any], smtp: bool) -> str:
     helo_name = params.get('helo_name')
     if helo_name is None and not smtp:
-        helo_name = 'localhost.localdomain'
-    elif helo_name is None:
+        return 'localhost.localdomain'
+    if helo_name is None:
         helo_name = default_helo_name()
         if not protocol.is_domain(helo_name) or '.' not in helo_name:
-            raise OptionError('helo_name: this host\'s name %r is not a fully qualified domain name; '
-                              'set helo_name' % helo_name)
-    else:
-        if not protocol.is_address_literal(helo_name):
-            helo_name = to_a_label(helo_name, 'helo_name')
+            # Containers and execution-environment pods rarely have one. RFC 5321 4.1.4 lets a client without
+            # a meaningful domain name greet with the address literal of its side of the connection instead.
+            return protocol.LOCAL_ADDRESS_LITERAL
+    elif not protocol.is_address_literal(helo_name):
+        helo_name = to_a_label(helo_name, 'helo_name')
     try:
         protocol.check_helo_name(helo_name)
-    except protocol.CommandError as exc:
-        raise OptionError('helo_name: %s' % exc)
-
-    try:
         # The commands every session sends with the name, built as the sessions will build them.
         protocol.ehlo(helo_name)
         protocol.helo(helo_name)
     except protocol.CommandError as exc:
         raise OptionError('helo_name: %s' % exc)
+    return str(helo_name)
 
+
+def _mail_from(params: dict[str, t.Any], helo_name: str) -> str:
     mail_from = params.get('mail_from')
     derived = mail_from is None
     if derived:
@@ -211,37 +209,70 @@ def parse(params: dict[str, t.Any], *, require_domain: bool = True, smtp: bool =
             raise OptionError('mail_from: the default postmaster@%s made from helo_name cannot be sent: %s; set mail_from'
                               % (helo_name, exc))
         raise OptionError('mail_from: %s (use a real mailbox; the null sender is probed separately)' % exc)
+    return str(mail_from)
 
+
+def _resolver(params: dict[str, t.Any]) -> ResolverOptions:
     resolver_params = params.get('resolver') or {}
-    resolver = ResolverOptions(
+    return ResolverOptions(
         nameservers=[_address(ns, 'resolver.nameservers') for ns in resolver_params.get('nameservers') or []],
         port=_port(resolver_params.get('port', 53), 'resolver.port'),
         timeout=_positive(resolver_params.get('timeout', 5.0), 'resolver.timeout'),
     )
-    addresses = []
+
+
+def _addresses(params: dict[str, t.Any]) -> list[str]:
+    addresses: list[str] = []
     for value in params.get('addresses') or []:
         address = _address(value, 'addresses')
         if address not in addresses:
             addresses.append(address)
-    if addresses and len(domains) > 1:
-        raise OptionError('addresses: can be given with one domain only (they stand for its MX hosts)')
+    return addresses
 
-    return Options(
-        domains=domains,
-        port=_port(params.get('port', 25), 'port'),
-        helo_name=helo_name,
-        mail_from=mail_from,
-        timeout=_positive(params.get('timeout', 10.0), 'timeout'),
-        addresses=addresses,
-        resolver=resolver,
-        deadline=_deadline(params.get('deadline', 3600.0)),
-        concurrency=_count(params.get('concurrency', 100), 'concurrency'),
-        per_address=_count(params.get('per_address', 2), 'per_address'),
-        max_mx_hosts=_limit(params.get('max_mx_hosts', 10), 'max_mx_hosts', MAX_MX_HOSTS),
-        max_addresses_per_host=_limit(params.get('max_addresses_per_host', 4), 'max_addresses_per_host',
-                                      MAX_ADDRESSES_PER_HOST),
-        allow_private_addresses=_flag(params.get('allow_private_addresses', False), 'allow_private_addresses'),
-    )
+
+def parse(params: dict[str, t.Any], *, require_domain: bool = True, smtp: bool = True) -> Options:
+    """Validate the common options of a module call; raises OptionError.
+
+    Every option is checked, and every bad one is named in one error, in the order the options were
+    written (a task's arguments keep their order), so a user fixes them all in one go. With ``smtp``
+    false (DNS-only modules) no default EHLO name is looked up.
+    """
+    errors: list[tuple[str, str]] = []
+
+    def checked(option: str, check: t.Callable[[], t.Any], fallback: t.Any) -> t.Any:
+        try:
+            return check()
+        except OptionError as exc:
+            errors.append((option, str(exc)))
+            return fallback
+
+    domains = checked('domains' if params.get('domain') is None else 'domain',
+                      lambda: _domains(params, require_domain), [])
+    helo_name = checked('helo_name', lambda: _helo_name(params, smtp), None)
+    mail_from = checked('mail_from', lambda: _mail_from(params, helo_name), '') if helo_name is not None else ''
+    resolver = checked('resolver', lambda: _resolver(params), ResolverOptions())
+    addresses = checked('addresses', lambda: _addresses(params), [])
+    if addresses and len(domains) > 1:
+        errors.append(('addresses', 'addresses: can be given with one domain only (they stand for its MX hosts)'))
+    values: dict[str, t.Any] = {}
+    for option, check in (
+            ('port', lambda: _port(params.get('port', 25), 'port')),
+            ('timeout', lambda: _positive(params.get('timeout', 10.0), 'timeout')),
+            ('deadline', lambda: _deadline(params.get('deadline', 3600.0))),
+            ('concurrency', lambda: _count(params.get('concurrency', 100), 'concurrency')),
+            ('per_address', lambda: _count(params.get('per_address', 2), 'per_address')),
+            ('max_mx_hosts', lambda: _limit(params.get('max_mx_hosts', 10), 'max_mx_hosts', MAX_MX_HOSTS)),
+            ('max_addresses_per_host', lambda: _limit(params.get('max_addresses_per_host', 4), 'max_addresses_per_host',
+                                                      MAX_ADDRESSES_PER_HOST)),
+            ('allow_private_addresses', lambda: _flag(params.get('allow_private_addresses', False),
+                                                      'allow_private_addresses'))):
+        values[option] = checked(option, check, None)
+    if errors:
+        written = {key: index for index, key in enumerate(params)}
+        errors.sort(key=lambda error: written.get(error[0], len(written)))
+        raise OptionError('; '.join(message for _option, message in errors))
+    return Options(domains=domains, helo_name=helo_name, mail_from=mail_from, addresses=addresses, resolver=resolver,
+                   **values)
 
 
 def relay_recipient(value: t.Any, domains: t.Sequence[str]) -> str:

@@ -24,6 +24,10 @@ import re
 import typing as t
 from dataclasses import dataclass, field
 
+# The EHLO/HELO name meaning "the address literal of this connection's local address" (RFC 5321 4.1.4),
+# for a client host without a fully qualified name; the session driver puts the literal in at connect time.
+LOCAL_ADDRESS_LITERAL = '[local-address]'
+
 # Our own safety bounds on what a server may send: a hostile server must not cost unbounded memory.
 # MAX_REPLY_LINE counts the text of a line, its CRLF (or bare LF) not included.
 MAX_REPLY_LINE = 4096

@@ -501,6 +501,16 @@ class SMTPSession:
     def open(self) -> bool:
         return self._writer is not None and not self.closed and not self._eof
 
+    def client_name(self, name: str) -> str:
+        """The EHLO/HELO name to send: ``name``, or for LOCAL_ADDRESS_LITERAL the literal of this side's address."""
+        if name != protocol.LOCAL_ADDRESS_LITERAL:
+            return name
+        local = self._writer.get_extra_info('sockname') if self._writer is not None else None
+        if not local:
+            return '[127.0.0.1]'  # not connected: the command is never sent anyway
+        address = str(local[0]).split('%', 1)[0]
+        return '[IPv6:%s]' % address if ':' in address else '[%s]' % address
+
     async def __aenter__(self) -> SMTPSession:
         return self
 
@@ -531,6 +541,7 @@ class Hello:
 
 async def hello(session: SMTPSession, name: str) -> Hello:
     """EHLO; on a permanent refusal other than 554 (service refused), HELO."""
+    name = session.client_name(name)
     reply = await session.send(protocol.ehlo(name))
     if reply.is_permanent() and reply.code != 554:
         return Hello(reply, await session.send(protocol.helo(name)))

@@ -342,7 +342,7 @@ async def _main_session(session: smtp.SMTPSession, settings: ProbeSettings, repo
         if not judge_greeting(report.greeting, verdicts):
             if report.greeting.code == 554:
                 # RFC 5321 3.1: after a 554 greeting the server answers 503 until QUIT.
-                reply = await send(protocol.ehlo(settings.helo_name))
+                reply = await send(protocol.ehlo(session.client_name(settings.helo_name)))
                 if reply.is_positive():
                     verdicts.add('GR-1', WARN, 'after the 554 greeting EHLO was accepted ("%s"); expected 503'
                                  % reply.short())
@@ -417,7 +417,7 @@ async def _helo_session(settings: ProbeSettings, target: Target, verdicts: _Verd
         if greeting.code != 220:
             session.note('HELO not tried: greeting "%s" in the second session' % greeting.short())
             return
-        reply = await session.send(protocol.helo(settings.helo_name))
+        reply = await session.send(protocol.helo(session.client_name(settings.helo_name)))
         replies.append(reply)
         judge_helo_session(reply, verdicts)
         await session.quit()

@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from ansible_collections.mxaudit.smtp.plugins.modules import mx_info, smtp_info
@@ -79,3 +81,18 @@ def test_smtp_info_probes_ipv4_and_ipv6_addresses(lab, capsys):
     assert sorted(session['address'] for session in result['sessions']) == ['127.0.1.1', '::1']
     assert all(session['error'] is None for session in result['sessions'])
     assert {f['status'] for f in result['findings']} == {'pass'}
+
+
+def test_without_a_fully_qualified_host_name_ehlo_names_the_local_address(lab, capsys, monkeypatch):
+    from ansible_collections.mxaudit.smtp.plugins.module_utils import _options
+    monkeypatch.setattr(_options, 'default_helo_name', lambda: 'mxaudit-ee-pod-5f7c9')
+    server = lab.servers['compliant']
+    before = len(server.commands)
+    args = lab.module_args(domain='compliant.lab.test')
+    del args['helo_name']
+    code, result = run_module(smtp_info, args, capsys)
+    assert code == 0, result.get('msg')
+    sent = server.commands[before:]
+    literal = [line for line in sent if re.fullmatch(r'EHLO \[127\.\d+\.\d+\.\d+\]', line)]
+    assert literal and literal[0].replace('EHLO', 'HELO') in sent, sent
+    assert result['verdict'] == 'compliant'

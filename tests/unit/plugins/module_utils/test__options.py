@@ -115,3 +115,22 @@ def test_relay_recipient_under_any_audited_domain_names_it():
     with pytest.raises(OptionError, match='at the audited domain lab.example'):
         relay_recipient('x@mx.lab.example', domains)
     assert relay_recipient('x@foreign.example', domains) == 'x@foreign.example'
+
+
+def test_a_host_without_a_fully_qualified_name_greets_with_its_address_literal(monkeypatch):
+    from ansible_collections.mxaudit.smtp.plugins.module_utils import _options, _protocol
+    monkeypatch.setattr(_options, 'default_helo_name', lambda: 'mxaudit-ee-pod-5f7c9')
+    options = parse({}, require_domain=False)
+    assert options.helo_name == _protocol.LOCAL_ADDRESS_LITERAL
+    assert options.mail_from == 'postmaster@localhost.localdomain'
+
+
+def test_every_bad_option_is_named_in_the_order_written():
+    with pytest.raises(OptionError) as info:
+        parse({'timeout': 0, 'domain': 'bad name', 'port': 99999, 'helo_name': 'audit.example.net'})
+    message = str(info.value)
+    assert message.index('timeout:') < message.index('domain:') < message.index('port:'), message
+    with pytest.raises(OptionError) as info:
+        parse({'port': 99999, 'timeout': 0, 'domain': 'bad name', 'helo_name': 'audit.example.net'})
+    message = str(info.value)
+    assert message.index('port:') < message.index('timeout:') < message.index('domain:'), message
