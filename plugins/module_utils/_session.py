@@ -386,6 +386,15 @@ class SMTPSession:
             self.note('connection lost while sending: %s' % exc)
             raise ServerClosed('connection lost while sending: %s' % exc)
 
+    async def take_pending_421(self) -> protocol.Reply | None:
+        """A lone 421 the server sent before it closed, with no command outstanding (RFC 5321 3.8), recorded; else None."""
+        if not self._queued or len(self._queued) != 1 or self._queued[0].code != 421:
+            return None
+        reply = self._queued.pop(0)
+        self._record_unsolicited([reply])
+        self.note('the server sent this 421 and closed the connection before the next command (RFC 5321 3.8)')
+        return reply
+
     async def _may_send(self, what: str) -> protocol.Reply | None:
         """Before a command: nothing may have come since the last reply. Returns an asynchronous 421, if that came."""
         if self._writer is None or self.closed:

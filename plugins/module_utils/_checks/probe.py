@@ -262,6 +262,11 @@ class ProbeSession:
         """The open connection, opened again if the last one ended; None once the probes cannot go on."""
         if self.problem is not None:
             return None
+        if self._session is not None and not self._session.open:
+            # Closed while idle: a 421 it left (Postfix's error limit says so at once, unasked) is the reason.
+            pending = await self._session.take_pending_421()
+            if pending is not None and self._right_after_refusal:
+                self._closed_at_limit(pending)
         if (self._session is None or not self._session.open) and not await self.open():
             return None
         return self._session
