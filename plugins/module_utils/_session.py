@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import typing as t
 
 from . import _protocol as protocol
@@ -62,6 +63,14 @@ class MalformedReply(SessionError):
         self.bounded = bounded
 
 
+class TLSHandshakeError(SessionError):
+    """STARTTLS got 220 but the TLS handshake failed; ``reason`` is what the TLS library said."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class PipelineResult:
     """What came back for a pipelined group: replies in order, and how it ended."""
 
@@ -96,6 +105,9 @@ class SMTPSession:
         self._writer: asyncio.StreamWriter | None = None
         self._eof = False
         self.closed = False
+        # What the server sent after its 220 to STARTTLS, before the handshake: replies, and bytes of no reply.
+        self.replies_after_starttls: list[protocol.Reply] = []
+        self.plaintext_after_starttls = 0
 
     # -------------------------------------------------------------- clocks
 
@@ -233,6 +245,73 @@ class SMTPSession:
         except SessionError as exc:
             return PipelineResult(group, replies, exc)
         return PipelineResult(group, replies, None)
+
+    # -------------------------------------------------------------- TLS
+
+    async def starttls(self, context: ssl.SSLContext, server_hostname: str | None,
+                       extra: t.Sequence[protocol.Command] = ()) -> protocol.Reply:
+        """STARTTLS (RFC 3207); on 220 the TLS handshake, under the reply timeout and the deadline.
+
+        ``extra`` commands go in the same write as STARTTLS (the injection
+        probe of CVE-2011-0411). The 220 is read exactly: whatever the server
+        sent after it in plaintext is counted in ``plaintext_after_starttls``
+        and dropped, because after the upgrade only TLS data may be read
+        (RFC 3207 4.2). Any other reply is returned as it is and the session
+        stays in plaintext; the caller judges it. A failed handshake raises
+        TLSHandshakeError and ends the session. After the upgrade the reply
+        parser starts afresh, with all its bounds.
+        """
+        command = protocol.verb('STARTTLS')
+        group = [command] + list(extra)
+        for line in group:
+            self._record(line.transcript())
+        await self._write(b''.join(line.to_bytes() for line in group))
+        reply = await self.read_reply(what='the reply to STARTTLS')
+        if reply.code != 220:
+            return reply
+        reader_buffer = getattr(self._reader, '_buffer', b'')  # bytes asyncio read but we did not: plaintext too
+        self.replies_after_starttls = list(self._queued)
+        for late in self._queued:
+            for line in late.transcript():
+                self._record(line)
+        self._queued = []
+        self.plaintext_after_starttls = self._parser.buffered + len(reader_buffer)
+        if self.plaintext_after_starttls or self.replies_after_starttls:
+            self.note('%d repl%s and %d more bytes of plaintext after the 220 to STARTTLS; dropped before the handshake' % (
+                len(self.replies_after_starttls), 'y' if len(self.replies_after_starttls) == 1 else 'ies',
+                self.plaintext_after_starttls))
+        if isinstance(reader_buffer, bytearray):
+            del reader_buffer[:]
+        self._parser = protocol.ReplyParser()
+        budget, by_deadline = self._budget(self.timeout)
+        if self._writer is None or budget <= 0:
+            raise self._timed_out('the TLS handshake', self.timeout, by_deadline)
+        try:
+            await asyncio.wait_for(self._writer.start_tls(context, server_hostname=server_hostname,
+                                                          ssl_handshake_timeout=budget), budget + 1.0)
+        except asyncio.TimeoutError:
+            raise self._timed_out('the TLS handshake', self.timeout, by_deadline)
+        except ssl.SSLError as exc:
+            reason = getattr(exc, 'reason', None) or str(exc)
+            self.note('TLS handshake failed: %s' % exc)
+            self.abort()
+            raise TLSHandshakeError('the TLS handshake failed: %s' % reason, str(reason))
+        except (ConnectionError, OSError, EOFError) as exc:
+            self._eof = True
+            self.note('connection lost during the TLS handshake: %s' % (exc or type(exc).__name__))
+            self.abort()
+            raise TLSHandshakeError('the server closed the connection during the TLS handshake', 'connection closed')
+        tls = self.tls
+        if tls is not None:
+            self.note('TLS handshake completed: %s, %s' % (tls.version(), (tls.cipher() or ('?',))[0]))
+        return reply
+
+    @property
+    def tls(self) -> ssl.SSLObject | None:
+        """The TLS state after a successful STARTTLS, else None."""
+        if self._writer is None:
+            return None
+        return self._writer.get_extra_info('ssl_object')
 
     # -------------------------------------------------------------- ending
 

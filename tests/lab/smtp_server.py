@@ -799,3 +799,157 @@ class LabRunner:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+# ---- STARTTLS behaviours (the tls check, RFC 3207) ------------------------------
+# One block of its own: servers that offer STARTTLS, each with one defect. The certificates come from the lab CA
+# (tests/lab/tls.py), made at test time; TLS is imported lazily so the other behaviours need no cryptography.
+
+class StartTLS(SMTPSession):
+    """Compliant STARTTLS: 220, the handshake, and every plaintext byte sent after STARTTLS discarded (RFC 3207 4.2)."""
+
+    certificate_kind = "valid"
+    keeps_plaintext = False       # True: the CVE-2011-0411 defect, input buffered before TLS is answered after it
+    plaintext_auth = False        # True: AUTH PLAIN LOGIN offered before STARTTLS
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.tls_active = False
+        self._upgraded = False
+
+    def ehlo_reply(self) -> str:
+        extensions = list(self.extensions)
+        if not self.tls_active:
+            extensions.append("STARTTLS")
+            if self.plaintext_auth:
+                extensions.append("AUTH PLAIN LOGIN")
+        else:
+            extensions.append("AUTH PLAIN LOGIN")
+        lines = [self.name] + extensions
+        return "\n".join("250%s%s" % ("-" if i < len(lines) - 1 else " ", text) for i, text in enumerate(lines))
+
+    async def handle_batch(self, lines: list[str]) -> None:
+        for line in lines:
+            if self.closed:
+                return
+            await self.handle_line(line)
+            if self._upgraded:
+                self._upgraded = False
+                if not self.keeps_plaintext:
+                    del self._buf[:]
+                    return
+
+    def server_context(self) -> Any:
+        from .tls import lab_ca  # pylint: disable=import-outside-toplevel
+        context = lab_ca().server_context(self.name, self.certificate_kind)
+        seen = self.options.setdefault("sni_seen", [])
+        # The name the client asked for (RFC 6066 SNI), for the tests: the auditor must send the MX host name.
+        context.sni_callback = lambda _obj, name, _ctx: seen.append(name) and None
+        return context
+
+    async def cmd_starttls(self, arg: str) -> None:
+        if self.tls_active:
+            await self.reply("503 5.5.1 Error: TLS already active")
+            return
+        if arg:
+            await self.reply("501 5.5.4 Syntax: STARTTLS")
+            return
+        context = self.server_context()
+        await self.reply("220 2.0.0 Ready to start TLS")
+        await self.start_tls(context)
+
+    async def start_tls(self, context: Any) -> None:
+        await self.writer.start_tls(context)
+        self.tls_active = True
+        self._upgraded = True
+        self.greeted = False
+        self.reset()
+
+
+class TLSExpired(StartTLS):
+    certificate_kind = "expired"
+
+
+class TLSExpiring(StartTLS):
+    certificate_kind = "expiring"
+
+
+class TLSWrongName(StartTLS):
+    certificate_kind = "wrong_name"
+
+
+class TLSSelfSigned(StartTLS):
+    certificate_kind = "self_signed"
+
+
+class TLSUnavailable(StartTLS):
+    """STARTTLS offered, then 454: TLS temporarily unavailable (RFC 3207 4)."""
+
+    async def cmd_starttls(self, arg: str) -> None:
+        await self.reply("454 4.7.0 TLS not available due to local problem")
+
+
+class TLSHandshakeFails(StartTLS):
+    """220 to STARTTLS, then a handshake that cannot succeed: the server has no certificate (a handshake alert)."""
+
+    async def start_tls(self, context: Any) -> None:
+        import ssl  # pylint: disable=import-outside-toplevel
+        try:
+            await self.writer.start_tls(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER))
+        except (ssl.SSLError, ConnectionError, OSError):
+            pass
+        self.close()
+        self.writer.transport.abort()
+
+
+class TLSInjection(StartTLS):
+    """CVE-2011-0411: commands sent in plaintext with STARTTLS are answered inside TLS."""
+
+    keeps_plaintext = True
+
+
+class TLSPlaintextAuth(StartTLS):
+    """AUTH PLAIN LOGIN offered before STARTTLS."""
+
+    plaintext_auth = True
+
+
+BEHAVIOURS.update({
+    "tls_valid": StartTLS,
+    "tls_expired": TLSExpired,
+    "tls_expiring": TLSExpiring,
+    "tls_wrong_name": TLSWrongName,
+    "tls_self_signed": TLSSelfSigned,
+    "tls_unavailable": TLSUnavailable,
+    "tls_handshake_fails": TLSHandshakeFails,
+    "tls_injection": TLSInjection,
+    "tls_plaintext_auth": TLSPlaintextAuth,
+})
+
+
+# ---- identity behaviours (the identity check: reverse DNS, the greeting name) -----------------------------------
+# The SMTP side is the compliant server; what differs is in DNS (tests/lab/scenario.py) or the name it greets with.
+
+class IdentityPtrMismatch(SMTPSession):
+    """Its PTR names a host that resolves elsewhere (tests/lab/scenario.py)."""
+
+
+class IdentityNoPtr(SMTPSession):
+    """Its address has no PTR record."""
+
+
+class IdentityBareName(SMTPSession):
+    """Greets and answers EHLO as "localhost": not a fully qualified name."""
+
+    async def greet(self) -> None:
+        await self.reply("220 localhost %s" % self.greeting_text)
+
+    def ehlo_reply(self) -> str:
+        return super().ehlo_reply().replace(self.name, "localhost", 1)
+
+
+BEHAVIOURS.update({
+    "identity_ptr_mismatch": IdentityPtrMismatch,
+    "identity_no_ptr": IdentityNoPtr,
+    "identity_bare_name": IdentityBareName,
+})

@@ -1,0 +1,258 @@
+# Copyright (c) mxaudit.smtp contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# NOTE: This is a private module_utils file of mxaudit.smtp. Its API may change at any time.
+
+"""TLS-1, TLS-2, TLS-4, TLS-5, TLS-6, TLS-8: STARTTLS (RFC 3207) and the server's certificate.
+
+One session per address: greeting, EHLO (TLS-1 STARTTLS offered, TLS-8
+AUTH PLAIN/LOGIN offered in plaintext), STARTTLS and the handshake with
+SNI = the MX host name, EHLO again (TLS-2). The handshake does not verify,
+so one session yields the certificates whatever is wrong with them; the
+chain (TLS-4), the names (TLS-5) and the dates (TLS-6) are judged apart.
+A 4xx to STARTTLS (454, 421) decides nothing; never DATA.
+"""
+
+from __future__ import annotations
+
+import datetime
+import typing as t
+
+from .. import _protocol as protocol
+from .. import _session as smtp
+from .. import _tls as tls
+from .._findings import ERROR, FAIL, INCONCLUSIVE, PASS, SKIPPED, WARN, Finding, Rule, define_rules
+from .._run_state import Problem
+from .probe import CheckOutcome, ProbeSettings, Target, open_session, problem_findings, session_problem
+
+CHECK = 'tls'
+RULES = define_rules(CHECK, (
+    Rule('TLS-1', 'SHOULD', 'high', 'RFC 3207 4, RFC 7435', 'STARTTLS is offered in the EHLO reply'),
+    Rule('TLS-2', 'MUST', 'high', 'RFC 3207 4, 4.2',
+         'STARTTLS gets 220, the handshake completes (SNI = the MX host name) and EHLO after TLS gets a valid reply'),
+    Rule('TLS-4', 'BCP', 'medium', 'RFC 8461 4.2, RFC 7672', 'The certificate chain validates against the trust store'),
+    Rule('TLS-5', 'BCP', 'medium', 'RFC 6125 6.4, RFC 8461 4.2', 'The certificate names (SAN dNSName) cover the MX host name'),
+    Rule('TLS-6', 'BCP', 'medium', 'RFC 5280 4.1.2.5', 'The certificate is valid now and does not expire within 14 days'),
+    Rule('TLS-8', 'SHOULD NOT', 'medium', 'RFC 4954 4, RFC 4616 6', 'AUTH PLAIN/LOGIN is not offered before STARTTLS'),
+))
+CERTIFICATE_RULES = ('TLS-4', 'TLS-5', 'TLS-6')
+AFTER_STARTTLS = ('TLS-2',) + CERTIFICATE_RULES
+EXPIRY_WARNING = datetime.timedelta(days=14)
+PLAINTEXT_MECHANISMS = ('PLAIN', 'LOGIN')
+
+
+def judge_offered(capabilities: protocol.Capabilities | None) -> tuple[str, str]:
+    """TLS-1 from the plaintext EHLO."""
+    if capabilities is None:
+        return FAIL, 'EHLO is not supported, so STARTTLS cannot be offered (RFC 3207 4 needs the EHLO keyword)'
+    if capabilities.has('STARTTLS'):
+        return PASS, 'STARTTLS offered in the EHLO reply'
+    return FAIL, 'STARTTLS is not offered in the EHLO reply: mail to this server travels in plaintext'
+
+
+def judge_plaintext_auth(capabilities: protocol.Capabilities | None, port: int) -> tuple[str, str]:
+    """TLS-8 from the plaintext EHLO: a password mechanism offered before TLS invites passwords in the clear."""
+    if capabilities is None:
+        return PASS, 'no EHLO extensions, so no AUTH before STARTTLS'
+    offered = [mechanism for mechanism in capabilities.auth if mechanism in PLAINTEXT_MECHANISMS]
+    if offered:
+        return WARN, 'AUTH %s offered on port %d before STARTTLS: passwords can be sent in plaintext (RFC 4954 4)' % (
+            ' '.join(offered), port)
+    if capabilities.auth:
+        return PASS, 'AUTH offered before STARTTLS without a plaintext password mechanism (%s)' % ' '.join(capabilities.auth)
+    return PASS, 'no AUTH offered before STARTTLS'
+
+
+def judge_starttls_reply(reply: protocol.Reply) -> tuple[str, str] | None:
+    """TLS-2 when STARTTLS did not get 220 (None when it did)."""
+    if reply.code == 220:
+        return None
+    if reply.is_transient():
+        return INCONCLUSIVE, 'STARTTLS answered "%s": TLS is temporarily unavailable; nothing is shown' % reply.short()
+    return FAIL, 'STARTTLS is offered but answered "%s" (RFC 3207 4: 220 to begin TLS)' % reply.short()
+
+
+def judge_after_tls(hello: smtp.Hello) -> tuple[str, str]:
+    """TLS-2 from the EHLO after the handshake (RFC 3207 4.2)."""
+    if hello.reply.is_transient():
+        return INCONCLUSIVE, 'the handshake completed; EHLO after TLS answered "%s"' % hello.reply.short()
+    if not hello.accepted:
+        return FAIL, 'the handshake completed but EHLO after TLS was refused: "%s"' % hello.reply.short()
+    if hello.capabilities is not None and hello.capabilities.has('STARTTLS'):
+        return FAIL, ('the handshake completed, but EHLO after TLS offers STARTTLS again (RFC 3207 4.2: the server '
+                      'MUST NOT return the STARTTLS extension after TLS)')
+    return PASS, ('STARTTLS got 220, the handshake completed and EHLO after TLS got "%s"; the capabilities learnt '
+                  'before TLS were discarded (RFC 3207 4.2)' % hello.reply.short())
+
+
+def judge_dates(facts: tls.CertificateFacts, now: datetime.datetime) -> tuple[str, str]:
+    """TLS-6: expired or not yet valid fails; expiring within EXPIRY_WARNING warns."""
+    if facts.not_before is None or facts.not_after is None:
+        return INCONCLUSIVE, 'the certificate has no readable validity period'
+    dates = 'valid from %s to %s' % (facts.not_before.strftime('%Y-%m-%d %H:%M:%SZ'),
+                                     facts.not_after.strftime('%Y-%m-%d %H:%M:%SZ'))
+    if now > facts.not_after:
+        return FAIL, 'the certificate expired (%s): senders that verify refuse to deliver' % dates
+    if now < facts.not_before:
+        return FAIL, 'the certificate is not yet valid (%s)' % dates
+    left = facts.not_after - now
+    if left <= EXPIRY_WARNING:
+        return WARN, 'the certificate expires in %d days (%s)' % (left.days, dates)
+    return PASS, 'the certificate is %s' % dates
+
+
+def judge_names(facts: tls.CertificateFacts, host: str | None) -> tuple[str, str]:
+    """TLS-5: a SAN dNSName (the CN only without a SAN) covers the MX host name."""
+    names = facts.dns_names or ([facts.common_name] if facts.common_name else [])
+    shown = ', '.join(names[:10]) + (' ...' if len(names) > 10 else '') if names else 'none'
+    if host is None:
+        return SKIPPED, 'no MX host name to match the certificate against (names: %s)' % shown
+    if tls.names_cover(facts, host):
+        return PASS, 'the certificate names (%s) cover %s' % (shown, host)
+    return WARN, ('the certificate names (%s) do not cover the MX host name %s (RFC 6125 6.4; MTA-STS senders refuse '
+                  'it, RFC 8461 4.2)' % (shown, host))
+
+
+def judge_trust(problem: str | None, facts: tls.CertificateFacts, anchors_from: str) -> tuple[str, str]:
+    """TLS-4: the chain leads to a trust anchor of the store."""
+    if problem is None:
+        return PASS, 'the chain validates against %s' % anchors_from
+    self_signed = ' (self-signed: subject = issuer)' if facts.self_issued else ''
+    return WARN, 'the chain does not validate against %s%s: %s' % (anchors_from, self_signed, problem)
+
+
+def _with(rule: str, verdict: tuple[str, str], target: Target, transcript: list[str]) -> Finding:
+    return Finding(rule=rule, status=verdict[0], summary=verdict[1], domain=target.domain, mx=target.mx,
+                   address=target.address, transcript=list(transcript))
+
+
+def _server_name(target: Target) -> str | None:
+    """The MX host name for SNI and TLS-5, when the target has one."""
+    if not target.mx or not protocol.is_domain(target.mx.rstrip('.')):
+        return None
+    return target.mx.rstrip('.').lower()
+
+
+class _Verdicts:
+    def __init__(self) -> None:
+        self.found: dict[str, tuple[str, str]] = {}
+        self.not_applicable: set[str] = set()
+
+    def set(self, rule: str, verdict: tuple[str, str]) -> None:
+        self.found.setdefault(rule, verdict)
+
+    def rest(self, rules: t.Iterable[str], verdict: tuple[str, str], applies: bool = True) -> None:
+        for rule in rules:
+            if rule not in self.found:
+                self.found[rule] = verdict
+                if not applies:
+                    self.not_applicable.add(rule)
+
+    def findings(self, target: Target, transcript: list[str]) -> list[Finding]:
+        result = []
+        for rule in RULES:
+            if rule in self.found:
+                item = _with(rule, self.found[rule], target, transcript)
+                item.applies = rule not in self.not_applicable
+                result.append(item)
+        return result
+
+
+def judge_certificates(chain: list[bytes], host: str | None, ca_file: str | None, now: datetime.datetime,
+                       verdicts: _Verdicts) -> None:
+    """TLS-4, TLS-5, TLS-6 from the certificates the server sent."""
+    if not chain:
+        verdicts.rest(CERTIFICATE_RULES, (WARN, 'the server sent no certificate (an anonymous cipher suite)'))
+        return
+    if tls.CRYPTOGRAPHY_IMPORT_ERROR is not None:
+        verdicts.rest(CERTIFICATE_RULES, (SKIPPED, 'not judged: ' + tls.MISSING_CRYPTOGRAPHY))
+        return
+    try:
+        facts = tls.certificate_facts(chain[0])
+    except ValueError as exc:
+        verdicts.rest(CERTIFICATE_RULES, (WARN, 'the server certificate cannot be parsed: %s' % exc))
+        return
+    anchors_from = 'tls_ca_file %s' % ca_file if ca_file else 'the system trust store'
+    try:
+        anchors = tls.trust_store(ca_file)
+    except (OSError, ValueError) as exc:
+        verdicts.set('TLS-4', (ERROR, 'cannot read the trust anchors of %s: %s' % (anchors_from, exc)))
+    else:
+        try:
+            problem = tls.verify_chain(chain, anchors, now)
+        except ValueError as exc:  # a certificate of the chain the verifier cannot load
+            problem = str(exc)
+        verdicts.set('TLS-4', judge_trust(problem, facts, anchors_from))
+    verdicts.set('TLS-5', judge_names(facts, host))
+    verdicts.set('TLS-6', judge_dates(facts, now))
+
+
+async def check_tls(target: Target, settings: ProbeSettings, ca_file: str | None = None,
+                    now: datetime.datetime | None = None) -> list[Finding]:
+    """The tls check at one address, in one session."""
+    known = settings.run.problem(target.address)
+    if known is not None:  # backed off by an earlier session of the run: no new connection
+        return problem_findings(RULES, target, known, [])
+    session = settings.session(target.address)
+    verdicts = _Verdicts()
+    host = _server_name(target)
+    try:
+        greeting, problem = await open_session(session, settings.run)
+        if problem is not None or greeting is None:
+            return problem_findings(RULES, target, problem or Problem(INCONCLUSIVE, 'no greeting'), list(session.transcript))
+        try:
+            hello = await smtp.hello(session, settings.helo_name)
+        except smtp.SessionError as exc:
+            return problem_findings(RULES, target, session_problem(exc), list(session.transcript))
+        if not hello.accepted:
+            status = INCONCLUSIVE
+            return problem_findings(RULES, target, Problem(status, 'EHLO/HELO refused: "%s"' % hello.reply.short()),
+                                    list(session.transcript))
+        verdicts.set('TLS-8', judge_plaintext_auth(hello.capabilities, settings.port))
+        offered = judge_offered(hello.capabilities)
+        verdicts.set('TLS-1', offered)
+        if offered[0] != PASS:
+            verdicts.rest(AFTER_STARTTLS, (SKIPPED, 'STARTTLS is not offered (TLS-1)'), applies=False)
+            return verdicts.findings(target, list(session.transcript))
+        await _upgrade(session, host, ca_file, now, verdicts, settings)
+        return verdicts.findings(target, list(session.transcript))
+    finally:
+        if session.open:
+            await session.quit()
+        session.abort()
+
+
+async def _upgrade(session: smtp.SMTPSession, host: str | None, ca_file: str | None,
+                   now: datetime.datetime | None, verdicts: _Verdicts, settings: ProbeSettings) -> None:
+    """STARTTLS, the handshake, EHLO again; then the certificates."""
+    try:
+        reply = await session.starttls(tls.probe_context(), host)
+    except smtp.TLSHandshakeError as exc:
+        verdicts.set('TLS-2', (FAIL, 'STARTTLS got 220 but %s' % exc.message))
+        verdicts.rest(CERTIFICATE_RULES, (INCONCLUSIVE, 'no certificate: the TLS handshake failed (TLS-2)'))
+        return
+    except smtp.SessionError as exc:
+        verdicts.rest(AFTER_STARTTLS, (session_problem(exc).status, session_problem(exc).summary))
+        return
+    refused = judge_starttls_reply(reply)
+    if refused is not None:
+        verdicts.set('TLS-2', refused)
+        verdicts.rest(CERTIFICATE_RULES, (INCONCLUSIVE if refused[0] == INCONCLUSIVE else SKIPPED,
+                                          'no certificate: STARTTLS was answered "%s"' % reply.short()))
+        return
+    state = session.tls
+    chain = tls.peer_chain(state) if state is not None else []
+    when = now or datetime.datetime.now(datetime.timezone.utc)
+    judge_certificates(chain, host, ca_file, when, verdicts)
+    try:
+        hello = await smtp.hello(session, settings.helo_name)
+    except smtp.SessionError as exc:
+        verdicts.set('TLS-2', (INCONCLUSIVE, 'the handshake completed, then EHLO after TLS got no reply: %s' % exc.message))
+        return
+    verdicts.set('TLS-2', judge_after_tls(hello))
+
+
+async def run_tls(target: Target, settings: ProbeSettings) -> CheckOutcome:
+    """The registry's entry point. ``tls_ca_file`` comes with the run's settings when the engine passes it."""
+    return CheckOutcome(await check_tls(target, settings, getattr(settings, 'tls_ca_file', None)))

@@ -1,0 +1,94 @@
+# Copyright (c) mxaudit.smtp contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The tls check against the lab's STARTTLS servers (certificates from the lab CA, made at test time)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from ansible_collections.mxaudit.smtp.plugins.module_utils import _session as smtp
+from ansible_collections.mxaudit.smtp.plugins.module_utils import _tls
+from ansible_collections.mxaudit.smtp.plugins.module_utils._checks import tls
+from ansible_collections.mxaudit.smtp.plugins.module_utils._checks.probe import ProbeSettings, Target
+from ansible_collections.mxaudit.smtp.tests.lab.tls import lab_ca
+
+
+def probe(lab, behaviour, ca_file='lab'):
+    target = Target(lab.domain(behaviour), 'mx.' + lab.domain(behaviour), lab.address(behaviour))
+    settings = ProbeSettings(port=lab.port, helo_name='audit.lab.test', mail_from='postmaster@audit.lab.test', timeout=2.0)
+    return asyncio.run(tls.check_tls(target, settings, lab_ca().ca_file if ca_file == 'lab' else ca_file))
+
+
+PASSING = {'TLS-1': 'pass', 'TLS-2': 'pass', 'TLS-4': 'pass', 'TLS-5': 'pass', 'TLS-6': 'pass', 'TLS-8': 'pass'}
+NO_CERTIFICATE = {'TLS-4': 'inconclusive', 'TLS-5': 'inconclusive', 'TLS-6': 'inconclusive'}
+EXPECTED = {
+    'tls_valid': PASSING,
+    'tls_injection': PASSING,   # TLS-7 is not judged yet; the certificate rules pass there
+    'compliant': {'TLS-1': 'fail', 'TLS-2': 'skipped', 'TLS-4': 'skipped', 'TLS-5': 'skipped', 'TLS-6': 'skipped',
+                  'TLS-8': 'pass'},
+    'tls_unavailable': dict(PASSING, **{'TLS-2': 'inconclusive'}, **NO_CERTIFICATE),
+    'tls_handshake_fails': dict(PASSING, **{'TLS-2': 'fail'}, **NO_CERTIFICATE),
+    'tls_expired': dict(PASSING, **{'TLS-6': 'fail'}),
+    'tls_expiring': dict(PASSING, **{'TLS-6': 'warn'}),
+    'tls_wrong_name': dict(PASSING, **{'TLS-5': 'warn'}),
+    'tls_self_signed': dict(PASSING, **{'TLS-4': 'warn'}),
+    'tls_plaintext_auth': dict(PASSING, **{'TLS-8': 'warn'}),
+}
+
+
+@pytest.mark.parametrize('behaviour', sorted(EXPECTED))
+def test_each_server_gets_its_verdicts(lab, behaviour):
+    findings = probe(lab, behaviour)
+    assert {finding.rule: finding.status for finding in findings} == EXPECTED[behaviour], [
+        (finding.rule, finding.summary) for finding in findings]
+    assert lab.servers[behaviour].data_commands == 0
+
+
+def test_starttls_not_offered_means_the_other_rules_do_not_apply(lab):
+    found = {finding.rule: finding for finding in probe(lab, 'compliant')}
+    assert all(not found[rule].applies for rule in tls.AFTER_STARTTLS)
+
+
+def test_the_handshake_failure_says_why(lab):
+    found = {finding.rule: finding for finding in probe(lab, 'tls_handshake_fails')}
+    assert 'handshake' in found['TLS-2'].summary
+
+
+def test_the_lab_ca_is_not_trusted_by_the_system_store(lab):
+    found = {finding.rule: finding for finding in probe(lab, 'tls_valid', ca_file=None)}
+    assert found['TLS-4'].status == 'warn' and 'system trust store' in found['TLS-4'].summary
+    assert found['TLS-5'].status == 'pass' and found['TLS-6'].status == 'pass'
+
+
+def test_sni_is_the_mx_host_name(lab):
+    server = lab.servers['tls_valid']
+    server.options.pop('sni_seen', None)
+    probe(lab, 'tls_valid')
+    assert server.options.get('sni_seen') == ['mx.' + lab.domain('tls_valid')]
+
+
+def test_the_upgraded_session_keeps_the_reply_timeout(lab):
+    """A server that says 220 to STARTTLS and then never handshakes costs one timeout, and no crash."""
+    async def run():
+        session = smtp.SMTPSession(lab.address('slow_greeting'), lab.port, timeout=0.5)
+        session._reader = asyncio.StreamReader()  # never fed: stands for a server that never answers
+
+        class Writer:
+            transport = type('T', (), {'abort': lambda self: None})()
+
+            def write(self, data):
+                pass
+
+            async def drain(self):
+                pass
+
+            def get_extra_info(self, name):
+                return None
+        session._writer = Writer()
+        with pytest.raises(smtp.ReplyTimeout):
+            await session.starttls(_tls.probe_context(), 'mx.example.org')
+    asyncio.run(run())
