@@ -107,6 +107,7 @@ class SMTPSession:
         self.closed = False
         # What the server sent after its 220 to STARTTLS, before the handshake: replies, and bytes of no reply.
         self.replies_after_starttls: list[protocol.Reply] = []
+        self.replies_after_handshake: list[protocol.Reply] = []
         self.plaintext_after_starttls = 0
 
     # -------------------------------------------------------------- clocks
@@ -249,7 +250,7 @@ class SMTPSession:
     # -------------------------------------------------------------- TLS
 
     async def starttls(self, context: ssl.SSLContext, server_hostname: str | None,
-                       extra: t.Sequence[protocol.Command] = ()) -> protocol.Reply:
+                       extra: t.Sequence[protocol.Command] = (), settle: float = 0.0) -> protocol.Reply:
         """STARTTLS (RFC 3207); on 220 the TLS handshake, under the reply timeout and the deadline.
 
         ``extra`` commands go in the same write as STARTTLS (the injection
@@ -259,7 +260,10 @@ class SMTPSession:
         (RFC 3207 4.2). Any other reply is returned as it is and the session
         stays in plaintext; the caller judges it. A failed handshake raises
         TLSHandshakeError and ends the session. After the upgrade the reply
-        parser starts afresh, with all its bounds.
+        parser starts afresh, with all its bounds. ``settle``: seconds to wait
+        after the handshake for replies nobody asked for (to the ``extra``
+        commands), kept in ``replies_after_handshake`` and out of the way of
+        the next command's reply.
         """
         command = protocol.verb('STARTTLS')
         group = [command] + list(extra)
@@ -304,7 +308,41 @@ class SMTPSession:
         tls = self.tls
         if tls is not None:
             self.note('TLS handshake completed: %s, %s' % (tls.version(), (tls.cipher() or ('?',))[0]))
+        if settle > 0:
+            await self._settle(settle)
         return reply
+
+    async def _settle(self, seconds: float) -> None:
+        """Wait up to ``seconds`` (within the deadline) for unsolicited replies; the session stays open either way."""
+        budget = min(seconds, self._budget(seconds)[0])
+        loop = asyncio.get_running_loop()
+        end = loop.time() + budget
+        while self._reader is not None and not self._eof:
+            left = end - loop.time()
+            if left <= 0:
+                break
+            try:
+                data = await asyncio.wait_for(self._reader.read(READ_CHUNK), left)
+            except asyncio.TimeoutError:
+                break
+            except (ConnectionError, OSError):
+                self._eof = True
+                break
+            if not data:
+                self._eof = True
+                break
+            try:
+                self._queued.extend(self._parser.feed(data))
+            except protocol.ReplyError as exc:
+                self._malformed(exc)
+        self.replies_after_handshake = list(self._queued)
+        self._queued = []
+        for late in self.replies_after_handshake:
+            for line in late.transcript():
+                self._record(line)
+        if self.replies_after_handshake:
+            self.note('%d repl%s after the handshake that no command inside TLS asked for' % (
+                len(self.replies_after_handshake), 'y' if len(self.replies_after_handshake) == 1 else 'ies'))
 
     @property
     def tls(self) -> ssl.SSLObject | None:

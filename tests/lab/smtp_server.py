@@ -908,6 +908,19 @@ class TLSInjection(StartTLS):
     keeps_plaintext = True
 
 
+class TLSDropsInjected(StartTLS):
+    """Hangs up instead of starting TLS when a command follows STARTTLS in the same read (a protective close)."""
+
+    async def handle_batch(self, lines: list[str]) -> None:
+        if len(lines) > 1 and lines[0].strip().upper() == "STARTTLS" and not self.tls_active:
+            self.server.record(lines[0])
+            await self.reply("220 2.0.0 Ready to start TLS")
+            self.close()
+            self.writer.transport.abort()
+            return
+        await super().handle_batch(lines)
+
+
 class TLSPlaintextAuth(StartTLS):
     """AUTH PLAIN LOGIN offered before STARTTLS."""
 
@@ -924,6 +937,7 @@ BEHAVIOURS.update({
     "tls_handshake_fails": TLSHandshakeFails,
     "tls_injection": TLSInjection,
     "tls_plaintext_auth": TLSPlaintextAuth,
+    "tls_drops_injected": TLSDropsInjected,
 })
 
 

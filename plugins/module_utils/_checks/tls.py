@@ -4,11 +4,15 @@
 
 # NOTE: This is a private module_utils file of mxaudit.smtp. Its API may change at any time.
 
-"""TLS-1, TLS-2, TLS-4, TLS-5, TLS-6, TLS-8: STARTTLS (RFC 3207) and the server's certificate.
+"""TLS-1, TLS-2, TLS-4 to TLS-8: STARTTLS (RFC 3207) and the server's certificate.
 
 One session per address: greeting, EHLO (TLS-1 STARTTLS offered, TLS-8
-AUTH PLAIN/LOGIN offered in plaintext), STARTTLS and the handshake with
-SNI = the MX host name, EHLO again (TLS-2). The handshake does not verify,
+AUTH PLAIN/LOGIN offered in plaintext), STARTTLS with NOOP in the same
+write (TLS-7, CVE-2011-0411: a reply to that NOOP, before or after the
+handshake, means plaintext input survived the upgrade), the handshake with
+SNI = the MX host name, EHLO again (TLS-2). When the handshake fails after
+the injected NOOP, a second session without it tells a broken TLS from a
+server that hangs up on injected input. The handshake does not verify,
 so one session yields the certificates whatever is wrong with them; the
 chain (TLS-4), the names (TLS-5) and the dates (TLS-6) are judged apart.
 A 4xx to STARTTLS (454, 421) decides nothing; never DATA.
@@ -34,10 +38,14 @@ RULES = define_rules(CHECK, (
     Rule('TLS-4', 'BCP', 'medium', 'RFC 8461 4.2, RFC 7672', 'The certificate chain validates against the trust store'),
     Rule('TLS-5', 'BCP', 'medium', 'RFC 6125 6.4, RFC 8461 4.2', 'The certificate names (SAN dNSName) cover the MX host name'),
     Rule('TLS-6', 'BCP', 'medium', 'RFC 5280 4.1.2.5', 'The certificate is valid now and does not expire within 14 days'),
+    Rule('TLS-7', 'MUST', 'high', 'RFC 3207 4.2, 5',
+         'Commands sent in plaintext with STARTTLS are discarded, not answered (CVE-2011-0411 command injection)'),
     Rule('TLS-8', 'SHOULD NOT', 'medium', 'RFC 4954 4, RFC 4616 6', 'AUTH PLAIN/LOGIN is not offered before STARTTLS'),
 ))
 CERTIFICATE_RULES = ('TLS-4', 'TLS-5', 'TLS-6')
-AFTER_STARTTLS = ('TLS-2',) + CERTIFICATE_RULES
+AFTER_STARTTLS = ('TLS-2',) + CERTIFICATE_RULES + ('TLS-7',)
+# Seconds to wait after the handshake for a reply to the injected NOOP (at most the reply timeout).
+INJECTION_WAIT = 1.0
 EXPIRY_WARNING = datetime.timedelta(days=14)
 PLAINTEXT_MECHANISMS = ('PLAIN', 'LOGIN')
 
@@ -84,6 +92,19 @@ def judge_after_tls(hello: smtp.Hello) -> tuple[str, str]:
                       'MUST NOT return the STARTTLS extension after TLS)')
     return PASS, ('STARTTLS got 220, the handshake completed and EHLO after TLS got "%s"; the capabilities learnt '
                   'before TLS were discarded (RFC 3207 4.2)' % hello.reply.short())
+
+
+def judge_injection(before: t.Sequence[protocol.Reply], after: t.Sequence[protocol.Reply], waited: float) -> tuple[str, str]:
+    """TLS-7 from the replies nobody asked for: to the NOOP sent in plaintext in the STARTTLS write."""
+    if before:
+        return FAIL, ('the NOOP sent in the same write as STARTTLS was answered in plaintext after the 220 ("%s"): the '
+                      'server goes on reading plaintext commands across the upgrade (CVE-2011-0411)' % before[0].short())
+    if after:
+        return FAIL, ('the NOOP sent in plaintext with STARTTLS was answered inside TLS ("%s"): plaintext input was kept '
+                      'across the upgrade, so an attacker on the path can inject commands (CVE-2011-0411, RFC 3207 4.2)'
+                      % after[0].short())
+    return PASS, ('the NOOP sent in plaintext with STARTTLS got no reply, before the handshake or within %g s after it: '
+                  'the server discarded it' % waited)
 
 
 def judge_dates(facts: tls.CertificateFacts, now: datetime.datetime) -> tuple[str, str]:
@@ -190,33 +211,58 @@ def judge_certificates(chain: list[bytes], host: str | None, ca_file: str | None
 
 async def check_tls(target: Target, settings: ProbeSettings, ca_file: str | None = None,
                     now: datetime.datetime | None = None) -> list[Finding]:
-    """The tls check at one address, in one session."""
+    """The tls check at one address: one session, a second only when the handshake failed after the injected NOOP."""
     known = settings.run.problem(target.address)
     if known is not None:  # backed off by an earlier session of the run: no new connection
         return problem_findings(RULES, target, known, [])
+    found, transcript, failed_injected = await _tls_session(target, settings, ca_file, now, inject=True)
+    if not failed_injected or not isinstance(found, _Verdicts):
+        return found.findings(target, transcript) if isinstance(found, _Verdicts) else found
+    # A broken TLS stack, or a server that hangs up when a command follows STARTTLS in the same write?
+    transcript.append('** the handshake failed after the injected NOOP: once more without it')
+    again, more, failed_plain = await _tls_session(target, settings, ca_file, now, inject=False)
+    transcript.extend(more)
+    if not isinstance(again, _Verdicts):
+        found.rest(('TLS-7',), (INCONCLUSIVE, 'the handshake failed after the injected NOOP, and the session without '
+                                'it could not run'))
+        return found.findings(target, transcript)
+    if 'TLS-7' in found.found:  # a plaintext reply to the NOOP before the failed handshake: already decided
+        again.set('TLS-7', found.found['TLS-7'])
+    if failed_plain:
+        again.set('TLS-7', (INCONCLUSIVE, 'the handshake fails with and without a command after STARTTLS: the '
+                            'injection cannot be shown'))
+    else:
+        again.set('TLS-7', (PASS, 'the server broke off the handshake when a command followed STARTTLS in the same '
+                            'write, and completed it without one: it does not keep plaintext input across the upgrade'))
+    return again.findings(target, transcript)
+
+
+async def _tls_session(target: Target, settings: ProbeSettings, ca_file: str | None, now: datetime.datetime | None,
+                       inject: bool) -> tuple[t.Any, list[str], bool]:
+    """One session: (verdicts or the findings of a session that could not start, transcript, handshake failed)."""
     session = settings.session(target.address)
     verdicts = _Verdicts()
     host = _server_name(target)
     try:
         greeting, problem = await open_session(session, settings.run)
         if problem is not None or greeting is None:
-            return problem_findings(RULES, target, problem or Problem(INCONCLUSIVE, 'no greeting'), list(session.transcript))
+            return problem_findings(RULES, target, problem or Problem(INCONCLUSIVE, 'no greeting'),
+                                    list(session.transcript)), list(session.transcript), False
         try:
             hello = await smtp.hello(session, settings.helo_name)
         except smtp.SessionError as exc:
-            return problem_findings(RULES, target, session_problem(exc), list(session.transcript))
+            return problem_findings(RULES, target, session_problem(exc), list(session.transcript)), list(session.transcript), False
         if not hello.accepted:
-            status = INCONCLUSIVE
-            return problem_findings(RULES, target, Problem(status, 'EHLO/HELO refused: "%s"' % hello.reply.short()),
-                                    list(session.transcript))
+            return problem_findings(RULES, target, Problem(INCONCLUSIVE, 'EHLO/HELO refused: "%s"' % hello.reply.short()),
+                                    list(session.transcript)), list(session.transcript), False
         verdicts.set('TLS-8', judge_plaintext_auth(hello.capabilities, settings.port))
         offered = judge_offered(hello.capabilities)
         verdicts.set('TLS-1', offered)
         if offered[0] != PASS:
             verdicts.rest(AFTER_STARTTLS, (SKIPPED, 'STARTTLS is not offered (TLS-1)'), applies=False)
-            return verdicts.findings(target, list(session.transcript))
-        await _upgrade(session, host, ca_file, now, verdicts, settings)
-        return verdicts.findings(target, list(session.transcript))
+            return verdicts, list(session.transcript), False
+        failed = await _upgrade(session, host, ca_file, now, verdicts, settings, inject)
+        return verdicts, list(session.transcript), failed
     finally:
         if session.open:
             await session.quit()
@@ -224,23 +270,29 @@ async def check_tls(target: Target, settings: ProbeSettings, ca_file: str | None
 
 
 async def _upgrade(session: smtp.SMTPSession, host: str | None, ca_file: str | None,
-                   now: datetime.datetime | None, verdicts: _Verdicts, settings: ProbeSettings) -> None:
-    """STARTTLS, the handshake, EHLO again; then the certificates."""
+                   now: datetime.datetime | None, verdicts: _Verdicts, settings: ProbeSettings, inject: bool) -> bool:
+    """STARTTLS (with the injected NOOP), the handshake, EHLO again; then the certificates. True: the handshake failed."""
+    waited = min(INJECTION_WAIT, settings.timeout)
+    extra = [protocol.noop()] if inject else []
     try:
-        reply = await session.starttls(tls.probe_context(), host)
+        reply = await session.starttls(tls.probe_context(), host, extra=extra, settle=waited if inject else 0.0)
     except smtp.TLSHandshakeError as exc:
         verdicts.set('TLS-2', (FAIL, 'STARTTLS got 220 but %s' % exc.message))
         verdicts.rest(CERTIFICATE_RULES, (INCONCLUSIVE, 'no certificate: the TLS handshake failed (TLS-2)'))
-        return
+        if inject and session.replies_after_starttls:
+            verdicts.set('TLS-7', judge_injection(session.replies_after_starttls, [], waited))
+        return True
     except smtp.SessionError as exc:
         verdicts.rest(AFTER_STARTTLS, (session_problem(exc).status, session_problem(exc).summary))
-        return
+        return False
     refused = judge_starttls_reply(reply)
     if refused is not None:
         verdicts.set('TLS-2', refused)
-        verdicts.rest(CERTIFICATE_RULES, (INCONCLUSIVE if refused[0] == INCONCLUSIVE else SKIPPED,
-                                          'no certificate: STARTTLS was answered "%s"' % reply.short()))
-        return
+        verdicts.rest(CERTIFICATE_RULES + ('TLS-7',), (INCONCLUSIVE if refused[0] == INCONCLUSIVE else SKIPPED,
+                                                      'not shown: STARTTLS was answered "%s"' % reply.short()))
+        return False
+    if inject:
+        verdicts.set('TLS-7', judge_injection(session.replies_after_starttls, session.replies_after_handshake, waited))
     state = session.tls
     chain = tls.peer_chain(state) if state is not None else []
     when = now or datetime.datetime.now(datetime.timezone.utc)
@@ -249,8 +301,9 @@ async def _upgrade(session: smtp.SMTPSession, host: str | None, ca_file: str | N
         hello = await smtp.hello(session, settings.helo_name)
     except smtp.SessionError as exc:
         verdicts.set('TLS-2', (INCONCLUSIVE, 'the handshake completed, then EHLO after TLS got no reply: %s' % exc.message))
-        return
+        return False
     verdicts.set('TLS-2', judge_after_tls(hello))
+    return False
 
 
 async def run_tls(target: Target, settings: ProbeSettings) -> CheckOutcome:

@@ -23,20 +23,23 @@ def probe(lab, behaviour, ca_file='lab'):
     return asyncio.run(tls.check_tls(target, settings, lab_ca().ca_file if ca_file == 'lab' else ca_file))
 
 
-PASSING = {'TLS-1': 'pass', 'TLS-2': 'pass', 'TLS-4': 'pass', 'TLS-5': 'pass', 'TLS-6': 'pass', 'TLS-8': 'pass'}
+PASSING = {'TLS-1': 'pass', 'TLS-2': 'pass', 'TLS-4': 'pass', 'TLS-5': 'pass', 'TLS-6': 'pass', 'TLS-7': 'pass',
+           'TLS-8': 'pass'}
 NO_CERTIFICATE = {'TLS-4': 'inconclusive', 'TLS-5': 'inconclusive', 'TLS-6': 'inconclusive'}
 EXPECTED = {
     'tls_valid': PASSING,
-    'tls_injection': PASSING,   # TLS-7 is not judged yet; the certificate rules pass there
+    'tls_injection': dict(PASSING, **{'TLS-7': 'fail'}),
     'compliant': {'TLS-1': 'fail', 'TLS-2': 'skipped', 'TLS-4': 'skipped', 'TLS-5': 'skipped', 'TLS-6': 'skipped',
-                  'TLS-8': 'pass'},
-    'tls_unavailable': dict(PASSING, **{'TLS-2': 'inconclusive'}, **NO_CERTIFICATE),
-    'tls_handshake_fails': dict(PASSING, **{'TLS-2': 'fail'}, **NO_CERTIFICATE),
+                  'TLS-7': 'skipped', 'TLS-8': 'pass'},
+    'tls_unavailable': dict(PASSING, **{'TLS-2': 'inconclusive', 'TLS-7': 'inconclusive'}, **NO_CERTIFICATE),
+    # The handshake fails with the injected NOOP and again without it: TLS-7 cannot be shown.
+    'tls_handshake_fails': dict(PASSING, **{'TLS-2': 'fail', 'TLS-7': 'inconclusive'}, **NO_CERTIFICATE),
     'tls_expired': dict(PASSING, **{'TLS-6': 'fail'}),
     'tls_expiring': dict(PASSING, **{'TLS-6': 'warn'}),
     'tls_wrong_name': dict(PASSING, **{'TLS-5': 'warn'}),
     'tls_self_signed': dict(PASSING, **{'TLS-4': 'warn'}),
     'tls_plaintext_auth': dict(PASSING, **{'TLS-8': 'warn'}),
+    'tls_drops_injected': PASSING,
 }
 
 
@@ -92,3 +95,21 @@ def test_the_upgraded_session_keeps_the_reply_timeout(lab):
         with pytest.raises(smtp.ReplyTimeout):
             await session.starttls(_tls.probe_context(), 'mx.example.org')
     asyncio.run(run())
+
+
+def test_the_injection_probe_costs_one_session_and_the_noop_is_answered_inside_tls(lab):
+    server = lab.servers['tls_injection']
+    before = server.connections
+    found = {finding.rule: finding for finding in probe(lab, 'tls_injection')}
+    assert server.connections - before == 1
+    assert 'inside TLS' in found['TLS-7'].summary
+    assert any(line.startswith('S: 250') for line in found['TLS-7'].transcript)
+
+
+def test_a_server_that_hangs_up_on_injected_input_is_not_a_broken_tls(lab):
+    """The handshake fails after the injected NOOP only: a second session without it decides TLS-2 and TLS-7."""
+    server = lab.servers['tls_drops_injected']
+    before = server.connections
+    found = {finding.rule: finding for finding in probe(lab, 'tls_drops_injected')}
+    assert server.connections - before == 2
+    assert found['TLS-2'].status == 'pass' and 'broke off the handshake' in found['TLS-7'].summary

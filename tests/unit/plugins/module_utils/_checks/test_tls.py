@@ -34,7 +34,7 @@ def facts(names=('mx.example.org',), start=NOW - datetime.timedelta(days=30), en
 def test_the_check_is_registered_per_server_in_its_own_session():
     check = CHECKS['tls']
     assert check.scope == SERVER and check.run is not None and check.rules == tls.RULES
-    assert tls.RULES == ('TLS-1', 'TLS-2', 'TLS-4', 'TLS-5', 'TLS-6', 'TLS-8')
+    assert tls.RULES == ('TLS-1', 'TLS-2', 'TLS-4', 'TLS-5', 'TLS-6', 'TLS-7', 'TLS-8')
 
 
 def test_starttls_offered_passes_and_missing_fails():
@@ -126,3 +126,13 @@ def test_no_certificate_is_never_a_pass():
     verdicts = tls._Verdicts()
     tls.judge_certificates([], 'mx.example.org', None, NOW, verdicts)
     assert {verdict[0] for verdict in verdicts.found.values()} == {'warn'}
+
+
+def test_a_reply_to_the_injected_noop_fails_before_or_after_the_handshake():
+    answered = [reply('250 2.0.0 Ok')]
+    status, summary = tls.judge_injection([], answered, 1.0)
+    assert status == 'fail' and 'CVE-2011-0411' in summary and 'inside TLS' in summary
+    status, summary = tls.judge_injection(answered, [], 1.0)
+    assert status == 'fail' and 'in plaintext after the 220' in summary
+    status, summary = tls.judge_injection([], [], 1.0)
+    assert status == 'pass' and 'within 1 s' in summary
