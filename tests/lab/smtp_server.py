@@ -811,6 +811,7 @@ class StartTLS(SMTPSession):
     certificate_kind = "valid"
     keeps_plaintext = False       # True: the CVE-2011-0411 defect, input buffered before TLS is answered after it
     plaintext_auth = False        # True: AUTH PLAIN LOGIN offered before STARTTLS
+    strict_crlf = True            # False: a bare LF ends a command line (the base server's leniency; LF-1)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -838,6 +839,28 @@ class StartTLS(SMTPSession):
                 if not self.keeps_plaintext:
                     del self._buf[:]
                     return
+
+    async def read_batch(self) -> Optional[list[str]]:
+        """Lines end at CRLF only (RFC 5321 2.3.8): a bare LF stays part of the line, which waits for its CRLF."""
+        if not self.strict_crlf:
+            return await super().read_batch()
+        while True:
+            data = await self.reader.read(READ_CHUNK)
+            if not data:
+                return None
+            self._buf += data
+            lines: list[str] = []
+            while True:
+                idx = self._buf.find(b"\r\n")
+                if idx < 0:
+                    if len(self._buf) > MAX_KEPT_LINE:
+                        del self._buf[:]  # bounded: an over-long line is dropped
+                    break
+                raw = bytes(self._buf[:idx])
+                del self._buf[:idx + 2]
+                lines.append(raw[:MAX_KEPT_LINE].decode("latin-1"))
+            if lines:
+                return lines
 
     def server_context(self) -> Any:
         from .tls import lab_ca  # pylint: disable=import-outside-toplevel
@@ -921,6 +944,12 @@ class TLSDropsInjected(StartTLS):
         await super().handle_batch(lines)
 
 
+class BareLF(StartTLS):
+    """Takes a bare LF as the end of a command line (the SMTP smuggling precondition, LF-1)."""
+
+    strict_crlf = False
+
+
 class TLSPlaintextAuth(StartTLS):
     """AUTH PLAIN LOGIN offered before STARTTLS."""
 
@@ -938,6 +967,7 @@ BEHAVIOURS.update({
     "tls_injection": TLSInjection,
     "tls_plaintext_auth": TLSPlaintextAuth,
     "tls_drops_injected": TLSDropsInjected,
+    "bare_lf": BareLF,
 })
 
 

@@ -41,11 +41,17 @@ RULES = define_rules(CHECK, (
     Rule('TLS-7', 'MUST', 'high', 'RFC 3207 4.2, 5',
          'Commands sent in plaintext with STARTTLS are discarded, not answered (CVE-2011-0411 command injection)'),
     Rule('TLS-8', 'SHOULD NOT', 'medium', 'RFC 4954 4, RFC 4616 6', 'AUTH PLAIN/LOGIN is not offered before STARTTLS'),
+    # Not a TLS rule, but it needs a session of its own near the end, and this is the extra session per address.
+    Rule('LF-1', 'BCP', 'medium', 'RFC 5321 2.3.8, 4.1.1',
+         'A command line ending in a bare LF is not answered as a complete command (SMTP smuggling precondition)'),
 ))
 CERTIFICATE_RULES = ('TLS-4', 'TLS-5', 'TLS-6')
 AFTER_STARTTLS = ('TLS-2',) + CERTIFICATE_RULES + ('TLS-7',)
 # Seconds to wait after the handshake for a reply to the injected NOOP (at most the reply timeout).
 INJECTION_WAIT = 1.0
+# Seconds to wait for a reply to "NOOP<LF>" (at most the reply timeout): a server that takes LF alone as the end
+# of a line answers at once, as it answered every other command of the session.
+BARE_LF_WAIT = 2.0
 EXPIRY_WARNING = datetime.timedelta(days=14)
 PLAINTEXT_MECHANISMS = ('PLAIN', 'LOGIN')
 
@@ -105,6 +111,22 @@ def judge_injection(before: t.Sequence[protocol.Reply], after: t.Sequence[protoc
                       % after[0].short())
     return PASS, ('the NOOP sent in plaintext with STARTTLS got no reply, before the handshake or within %g s after it: '
                   'the server discarded it' % waited)
+
+
+def judge_bare_lf(answer: protocol.Reply | None, error: smtp.SessionError | None, waited: float) -> tuple[str, str]:
+    """LF-1 from what came back for "NOOP<LF>" (no CR): a reply means the server ended the line at the bare LF."""
+    if answer is not None:
+        if answer.code == 421 or answer.is_transient():
+            return INCONCLUSIVE, '"NOOP<LF>" answered "%s": a temporary reply shows nothing' % answer.short()
+        if answer.is_positive():
+            return WARN, ('"NOOP<LF>" without CR was answered "%s" as a complete command: the server ends lines at a '
+                          'bare LF, the precondition of SMTP smuggling (RFC 5321 2.3.8: lines end in CRLF)' % answer.short())
+        return PASS, '"NOOP<LF>" without CR was refused: "%s"' % answer.short()
+    if isinstance(error, smtp.DeadlineExceeded) or isinstance(error, smtp.MalformedReply):
+        return INCONCLUSIVE, 'the probe with "NOOP<LF>" could not finish: %s' % error.message
+    if isinstance(error, smtp.ServerClosed):
+        return PASS, 'the server closed the connection on "NOOP<LF>" without CR'
+    return PASS, '"NOOP<LF>" without CR got no reply within %g s: the line was not taken as complete' % waited
 
 
 def judge_dates(facts: tls.CertificateFacts, now: datetime.datetime) -> tuple[str, str]:
@@ -260,8 +282,10 @@ async def _tls_session(target: Target, settings: ProbeSettings, ca_file: str | N
         verdicts.set('TLS-1', offered)
         if offered[0] != PASS:
             verdicts.rest(AFTER_STARTTLS, (SKIPPED, 'STARTTLS is not offered (TLS-1)'), applies=False)
+            await _bare_lf(session, verdicts, settings)
             return verdicts, list(session.transcript), False
         failed = await _upgrade(session, host, ca_file, now, verdicts, settings, inject)
+        await _bare_lf(session, verdicts, settings)
         return verdicts, list(session.transcript), failed
     finally:
         if session.open:
@@ -287,6 +311,13 @@ async def _upgrade(session: smtp.SMTPSession, host: str | None, ca_file: str | N
         return False
     refused = judge_starttls_reply(reply)
     if refused is not None:
+        if inject and reply.code != 421:
+            # Still plaintext: the NOOP written with STARTTLS is a pipelined command and gets its own reply, which
+            # must be read here, or the next probe would take it for its own.
+            try:
+                await session.read_reply(what='the reply to the NOOP sent with STARTTLS')
+            except smtp.SessionError:
+                pass
         verdicts.set('TLS-2', refused)
         verdicts.rest(CERTIFICATE_RULES + ('TLS-7',), (INCONCLUSIVE if refused[0] == INCONCLUSIVE else SKIPPED,
                                                       'not shown: STARTTLS was answered "%s"' % reply.short()))
@@ -304,6 +335,24 @@ async def _upgrade(session: smtp.SMTPSession, host: str | None, ca_file: str | N
         return False
     verdicts.set('TLS-2', judge_after_tls(hello))
     return False
+
+
+async def _bare_lf(session: smtp.SMTPSession, verdicts: _Verdicts, settings: ProbeSettings) -> None:
+    """LF-1, last in the session: "NOOP<LF>"; a server may hang up on it (Postfix smtpd_forbid_bare_newline)."""
+    if not session.open:
+        verdicts.set('LF-1', (INCONCLUSIVE, 'not probed: the session ended before the bare LF probe'))
+        return
+    waited = min(BARE_LF_WAIT, settings.timeout)
+    session.transcript.record('C: NOOP<LF> (no CR)')
+    answer = None
+    error: smtp.SessionError | None = None
+    try:
+        # No Command can end in a bare LF (to_bytes adds CRLF): the session's own bounded write, on purpose.
+        await session._write(b'NOOP\n')  # pylint: disable=protected-access
+        answer = await session.read_reply(waited, what='the reply to NOOP<LF>')
+    except smtp.SessionError as exc:
+        error = exc
+    verdicts.set('LF-1', judge_bare_lf(answer, error, waited))
 
 
 async def run_tls(target: Target, settings: ProbeSettings) -> CheckOutcome:

@@ -24,16 +24,19 @@ def probe(lab, behaviour, ca_file='lab'):
 
 
 PASSING = {'TLS-1': 'pass', 'TLS-2': 'pass', 'TLS-4': 'pass', 'TLS-5': 'pass', 'TLS-6': 'pass', 'TLS-7': 'pass',
-           'TLS-8': 'pass'}
+           'TLS-8': 'pass', 'LF-1': 'pass'}
 NO_CERTIFICATE = {'TLS-4': 'inconclusive', 'TLS-5': 'inconclusive', 'TLS-6': 'inconclusive'}
 EXPECTED = {
     'tls_valid': PASSING,
     'tls_injection': dict(PASSING, **{'TLS-7': 'fail'}),
+    # The base lab server ends lines at a bare LF: LF-1 warns, in plaintext.
     'compliant': {'TLS-1': 'fail', 'TLS-2': 'skipped', 'TLS-4': 'skipped', 'TLS-5': 'skipped', 'TLS-6': 'skipped',
-                  'TLS-7': 'skipped', 'TLS-8': 'pass'},
+                  'TLS-7': 'skipped', 'TLS-8': 'pass', 'LF-1': 'warn'},
     'tls_unavailable': dict(PASSING, **{'TLS-2': 'inconclusive', 'TLS-7': 'inconclusive'}, **NO_CERTIFICATE),
-    # The handshake fails with the injected NOOP and again without it: TLS-7 cannot be shown.
-    'tls_handshake_fails': dict(PASSING, **{'TLS-2': 'fail', 'TLS-7': 'inconclusive'}, **NO_CERTIFICATE),
+    # The handshake fails with the injected NOOP and again without it: TLS-7 cannot be shown, nor LF-1.
+    'tls_handshake_fails': dict(PASSING, **{'TLS-2': 'fail', 'TLS-7': 'inconclusive', 'LF-1': 'inconclusive'},
+                                **NO_CERTIFICATE),
+    'bare_lf': dict(PASSING, **{'LF-1': 'warn'}),
     'tls_expired': dict(PASSING, **{'TLS-6': 'fail'}),
     'tls_expiring': dict(PASSING, **{'TLS-6': 'warn'}),
     'tls_wrong_name': dict(PASSING, **{'TLS-5': 'warn'}),
@@ -113,3 +116,8 @@ def test_a_server_that_hangs_up_on_injected_input_is_not_a_broken_tls(lab):
     found = {finding.rule: finding for finding in probe(lab, 'tls_drops_injected')}
     assert server.connections - before == 2
     assert found['TLS-2'].status == 'pass' and 'broke off the handshake' in found['TLS-7'].summary
+
+
+def test_the_bare_lf_probe_is_answered_inside_tls_by_a_lenient_server(lab):
+    found = {finding.rule: finding for finding in probe(lab, 'bare_lf')}
+    assert 'bare LF' in found['LF-1'].summary and 'C: NOOP<LF> (no CR)' in found['LF-1'].transcript

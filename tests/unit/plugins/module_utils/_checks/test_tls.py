@@ -34,7 +34,7 @@ def facts(names=('mx.example.org',), start=NOW - datetime.timedelta(days=30), en
 def test_the_check_is_registered_per_server_in_its_own_session():
     check = CHECKS['tls']
     assert check.scope == SERVER and check.run is not None and check.rules == tls.RULES
-    assert tls.RULES == ('TLS-1', 'TLS-2', 'TLS-4', 'TLS-5', 'TLS-6', 'TLS-7', 'TLS-8')
+    assert tls.RULES == ('TLS-1', 'TLS-2', 'TLS-4', 'TLS-5', 'TLS-6', 'TLS-7', 'TLS-8', 'LF-1')
 
 
 def test_starttls_offered_passes_and_missing_fails():
@@ -136,3 +136,15 @@ def test_a_reply_to_the_injected_noop_fails_before_or_after_the_handshake():
     assert status == 'fail' and 'in plaintext after the 220' in summary
     status, summary = tls.judge_injection([], [], 1.0)
     assert status == 'pass' and 'within 1 s' in summary
+
+
+@pytest.mark.parametrize('answer, error, status', [
+    ('250 2.0.0 Ok', None, 'warn'),
+    ('500 5.5.2 Error: bare <LF> received', None, 'pass'),
+    ('421 4.7.0 closing', None, 'inconclusive'),
+    (None, smtp.ReplyTimeout('no reply'), 'pass'),
+    (None, smtp.ServerClosed('closed'), 'pass'),
+    (None, smtp.DeadlineExceeded('deadline'), 'inconclusive'),
+])
+def test_a_bare_lf_answered_as_a_command_warns(answer, error, status):
+    assert tls.judge_bare_lf(reply(answer) if answer else None, error, 2.0)[0] == status
