@@ -53,6 +53,45 @@ def probe_context() -> ssl.SSLContext:
     return context
 
 
+def legacy_context() -> tuple[ssl.SSLContext | None, str]:
+    """A client context offering only TLS 1.0 and 1.1 (RFC 8996 deprecates both), or None and why it cannot.
+
+    OpenSSL 3 refuses these versions below security level 0, and a build
+    may lack them altogether; then TLS-3 cannot probe them and says so.
+    """
+    if not (getattr(ssl, 'HAS_TLSv1', False) or getattr(ssl, 'HAS_TLSv1_1', False)):
+        return None, 'the local OpenSSL (%s) was built without TLS 1.0 and 1.1' % ssl.OPENSSL_VERSION
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', DeprecationWarning)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            context.minimum_version = ssl.TLSVersion.TLSv1
+            context.maximum_version = ssl.TLSVersion.TLSv1_1
+            context.set_ciphers('DEFAULT:@SECLEVEL=0')
+    except (ValueError, ssl.SSLError) as exc:
+        return None, 'the local OpenSSL (%s) cannot offer TLS 1.0 or 1.1: %s' % (ssl.OPENSSL_VERSION, exc)
+    return context, ''
+
+
+# Cipher suite name parts of the suites RFC 7465 (RC4) and RFC 5246 A.5 / RFC 8996 call unfit: no encryption,
+# no authentication, export strength.
+WEAK_SUITE_MARKS = ('NULL', 'ADH', 'AECDH', 'ANON', 'EXP', 'RC4', 'DES-CBC-', 'RC2')
+
+
+def weak_suite(name: str) -> str | None:
+    """Why a negotiated cipher suite is weak, or None."""
+    upper = name.upper()
+    for mark in WEAK_SUITE_MARKS:
+        if mark in upper:
+            return {'NULL': 'no encryption (NULL)', 'ADH': 'no authentication (anonymous)',
+                    'AECDH': 'no authentication (anonymous)', 'ANON': 'no authentication (anonymous)',
+                    'EXP': 'export strength', 'RC4': 'RC4 (RFC 7465)', 'DES-CBC-': 'single DES',
+                    'RC2': 'RC2'}[mark]
+    return None
+
+
 def peer_chain(tls: ssl.SSLObject) -> list[bytes]:
     """The certificates the server sent, leaf first, as DER.
 

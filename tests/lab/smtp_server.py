@@ -950,6 +950,23 @@ class BareLF(StartTLS):
     strict_crlf = False
 
 
+class TLSLegacy(StartTLS):
+    """Also accepts TLS 1.0 and 1.1 (security level 0), which RFC 8996 forbids."""
+
+    def server_context(self) -> Any:
+        import ssl  # pylint: disable=import-outside-toplevel
+        import warnings  # pylint: disable=import-outside-toplevel
+        from .tls import lab_ca  # pylint: disable=import-outside-toplevel
+        certfile, keyfile = lab_ca().issue(self.name, "valid")
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(certfile, keyfile)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            context.minimum_version = ssl.TLSVersion.TLSv1
+        context.set_ciphers("DEFAULT:@SECLEVEL=0")
+        return context
+
+
 class TLSPlaintextAuth(StartTLS):
     """AUTH PLAIN LOGIN offered before STARTTLS."""
 
@@ -968,6 +985,7 @@ BEHAVIOURS.update({
     "tls_plaintext_auth": TLSPlaintextAuth,
     "tls_drops_injected": TLSDropsInjected,
     "bare_lf": BareLF,
+    "tls_legacy": TLSLegacy,
 })
 
 

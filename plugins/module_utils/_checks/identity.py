@@ -53,7 +53,7 @@ def judge_fcrdns(address: str, ptr: Lookup, forward: t.Mapping[str, list[str]], 
     confirmed = [name for name in names if any(_same_address(found, address) for found in forward.get(name, []))]
     if confirmed:
         return PASS, 'PTR %s resolves back to %s' % (confirmed[0], address)
-    if errors and len(errors) >= len([name for name in names[:MAX_PTR_NAMES]]):
+    if errors and len(errors) >= len(names[:MAX_PTR_NAMES]):
         return ERROR, 'the PTR of %s is %s, but its forward lookup failed: %s' % (address, ', '.join(names), '; '.join(errors))
     shown = '; '.join('%s -> %s' % (name, ', '.join(forward.get(name, [])) or 'no address') for name in names[:MAX_PTR_NAMES])
     return WARN, 'the PTR of %s does not resolve back to it (%s): reverse DNS is not forward-confirmed' % (address, shown)

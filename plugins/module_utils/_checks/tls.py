@@ -35,6 +35,8 @@ RULES = define_rules(CHECK, (
     Rule('TLS-1', 'SHOULD', 'high', 'RFC 3207 4, RFC 7435', 'STARTTLS is offered in the EHLO reply'),
     Rule('TLS-2', 'MUST', 'high', 'RFC 3207 4, 4.2',
          'STARTTLS gets 220, the handshake completes (SNI = the MX host name) and EHLO after TLS gets a valid reply'),
+    Rule('TLS-3', 'MUST NOT', 'high', 'RFC 8996 5, RFC 7465 2',
+         'TLS 1.2 or 1.3 is negotiated, TLS 1.0 and 1.1 are refused, and no weak suite (NULL, anonymous, export, RC4)'),
     Rule('TLS-4', 'BCP', 'medium', 'RFC 8461 4.2, RFC 7672', 'The certificate chain validates against the trust store'),
     Rule('TLS-5', 'BCP', 'medium', 'RFC 6125 6.4, RFC 8461 4.2', 'The certificate names (SAN dNSName) cover the MX host name'),
     Rule('TLS-6', 'BCP', 'medium', 'RFC 5280 4.1.2.5', 'The certificate is valid now and does not expire within 14 days'),
@@ -46,7 +48,7 @@ RULES = define_rules(CHECK, (
          'A command line ending in a bare LF is not answered as a complete command (SMTP smuggling precondition)'),
 ))
 CERTIFICATE_RULES = ('TLS-4', 'TLS-5', 'TLS-6')
-AFTER_STARTTLS = ('TLS-2',) + CERTIFICATE_RULES + ('TLS-7',)
+AFTER_STARTTLS = ('TLS-2', 'TLS-3') + CERTIFICATE_RULES + ('TLS-7',)
 # Seconds to wait after the handshake for a reply to the injected NOOP (at most the reply timeout).
 INJECTION_WAIT = 1.0
 # Seconds to wait for a reply to "NOOP<LF>" (at most the reply timeout): a server that takes LF alone as the end
@@ -129,6 +131,29 @@ def judge_bare_lf(answer: protocol.Reply | None, error: smtp.SessionError | None
     return PASS, '"NOOP<LF>" without CR got no reply within %g s: the line was not taken as complete' % waited
 
 
+def judge_negotiated(version: str | None, suite: str | None) -> tuple[str, str] | None:
+    """TLS-3, first part: what the main handshake (which offers TLS 1.2 and 1.3 only) negotiated; None when fine."""
+    if suite and tls.weak_suite(suite):
+        return FAIL, 'the handshake negotiated %s with %s: %s' % (version, suite, tls.weak_suite(suite))
+    if version not in ('TLSv1.2', 'TLSv1.3'):
+        return FAIL, 'the handshake negotiated %s (RFC 8996: TLS 1.2 or 1.3)' % version
+    return None
+
+
+def judge_legacy(negotiated: str, accepted: str | None, refused: str | None, unavailable: str | None) -> tuple[str, str]:
+    """TLS-3 from the second handshake, which offers only TLS 1.0 and 1.1."""
+    weak_suites = ('weak suites were not offered to the server (RC4 and export suites are gone from OpenSSL 3; '
+                   'NULL and anonymous suites would need a session each)')
+    if unavailable:
+        return SKIPPED, '%s; TLS 1.0/1.1 acceptance not probed: %s' % (negotiated, unavailable)
+    if accepted:
+        return FAIL, ('%s, but the server also accepts %s when a client offers nothing newer (RFC 8996 5: MUST NOT '
+                      'negotiate TLS 1.0 or 1.1)' % (negotiated, accepted))
+    if refused:
+        return PASS, '%s; a handshake offering only TLS 1.0 and 1.1 was refused (%s); %s' % (negotiated, refused, weak_suites)
+    return INCONCLUSIVE, '%s; the TLS 1.0/1.1 probe could not run' % negotiated
+
+
 def judge_dates(facts: tls.CertificateFacts, now: datetime.datetime) -> tuple[str, str]:
     """TLS-6: expired or not yet valid fails; expiring within EXPIRY_WARNING warns."""
     if facts.not_before is None or facts.not_after is None:
@@ -181,6 +206,7 @@ class _Verdicts:
     def __init__(self) -> None:
         self.found: dict[str, tuple[str, str]] = {}
         self.not_applicable: set[str] = set()
+        self.negotiated: str | None = None  # the main handshake, when TLS-3 still needs the TLS 1.0/1.1 probe
 
     def set(self, rule: str, verdict: tuple[str, str]) -> None:
         self.found.setdefault(rule, verdict)
@@ -239,7 +265,10 @@ async def check_tls(target: Target, settings: ProbeSettings, ca_file: str | None
         return problem_findings(RULES, target, known, [])
     found, transcript, failed_injected = await _tls_session(target, settings, ca_file, now, inject=True)
     if not failed_injected or not isinstance(found, _Verdicts):
-        return found.findings(target, transcript) if isinstance(found, _Verdicts) else found
+        if isinstance(found, _Verdicts):
+            await _legacy_probe(target, settings, found, transcript)
+            return found.findings(target, transcript)
+        return found
     # A broken TLS stack, or a server that hangs up when a command follows STARTTLS in the same write?
     transcript.append('** the handshake failed after the injected NOOP: once more without it')
     again, more, failed_plain = await _tls_session(target, settings, ca_file, now, inject=False)
@@ -256,7 +285,41 @@ async def check_tls(target: Target, settings: ProbeSettings, ca_file: str | None
     else:
         again.set('TLS-7', (PASS, 'the server broke off the handshake when a command followed STARTTLS in the same '
                             'write, and completed it without one: it does not keep plaintext input across the upgrade'))
+    await _legacy_probe(target, settings, again, transcript)
     return again.findings(target, transcript)
+
+
+async def _legacy_probe(target: Target, settings: ProbeSettings, verdicts: _Verdicts, transcript: list[str]) -> None:
+    """TLS-3's second part: a short session whose handshake offers only TLS 1.0 and 1.1 (after a good main one)."""
+    if verdicts.negotiated is None or 'TLS-3' in verdicts.found:
+        verdicts.rest(('TLS-3',), (INCONCLUSIVE, 'not probed: no TLS handshake completed'))
+        return
+    context, unavailable = tls.legacy_context()
+    if context is None:
+        verdicts.set('TLS-3', judge_legacy(verdicts.negotiated, None, None, unavailable))
+        return
+    transcript.append('** TLS-3: a session whose handshake offers only TLS 1.0 and 1.1')
+    session = settings.session(target.address)
+    accepted = refused = None
+    try:
+        greeting, problem = await open_session(session, settings.run)
+        if problem is None and greeting is not None:
+            hello = await smtp.hello(session, settings.helo_name)
+            if hello.accepted and hello.capabilities is not None and hello.capabilities.has('STARTTLS'):
+                try:
+                    reply = await session.starttls(context, _server_name(target))
+                    if reply.code == 220 and session.tls is not None:
+                        accepted = session.tls.version()
+                except smtp.TLSHandshakeError as exc:
+                    refused = exc.reason
+    except smtp.SessionError:
+        pass
+    finally:
+        if session.open:
+            await session.quit()
+        session.abort()
+        transcript.extend(session.transcript)
+    verdicts.set('TLS-3', judge_legacy(verdicts.negotiated, accepted, refused, None))
 
 
 async def _tls_session(target: Target, settings: ProbeSettings, ca_file: str | None, now: datetime.datetime | None,
@@ -303,6 +366,8 @@ async def _upgrade(session: smtp.SMTPSession, host: str | None, ca_file: str | N
     except smtp.TLSHandshakeError as exc:
         verdicts.set('TLS-2', (FAIL, 'STARTTLS got 220 but %s' % exc.message))
         verdicts.rest(CERTIFICATE_RULES, (INCONCLUSIVE, 'no certificate: the TLS handshake failed (TLS-2)'))
+        verdicts.set('TLS-3', (INCONCLUSIVE, 'no TLS version was negotiated: the handshake failed (TLS-2); a server '
+                               'that offers only TLS 1.0 or 1.1 fails it this way, see its reason'))
         if inject and session.replies_after_starttls:
             verdicts.set('TLS-7', judge_injection(session.replies_after_starttls, [], waited))
         return True
@@ -319,13 +384,19 @@ async def _upgrade(session: smtp.SMTPSession, host: str | None, ca_file: str | N
             except smtp.SessionError:
                 pass
         verdicts.set('TLS-2', refused)
-        verdicts.rest(CERTIFICATE_RULES + ('TLS-7',), (INCONCLUSIVE if refused[0] == INCONCLUSIVE else SKIPPED,
-                                                      'not shown: STARTTLS was answered "%s"' % reply.short()))
+        unshown = INCONCLUSIVE if refused[0] == INCONCLUSIVE else SKIPPED
+        verdicts.rest(('TLS-3',) + CERTIFICATE_RULES + ('TLS-7',), (unshown, 'not shown: STARTTLS was answered "%s"' % reply.short()))
         return False
     if inject:
         verdicts.set('TLS-7', judge_injection(session.replies_after_starttls, session.replies_after_handshake, waited))
     state = session.tls
     chain = tls.peer_chain(state) if state is not None else []
+    if state is not None:
+        negotiated = judge_negotiated(state.version(), (state.cipher() or (None,))[0])
+        if negotiated is not None:
+            verdicts.set('TLS-3', negotiated)
+        else:
+            verdicts.negotiated = '%s with %s negotiated' % (state.version(), (state.cipher() or ('?',))[0])
     when = now or datetime.datetime.now(datetime.timezone.utc)
     judge_certificates(chain, host, ca_file, when, verdicts)
     try:

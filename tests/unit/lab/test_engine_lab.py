@@ -171,13 +171,13 @@ def test_verdicts_never_green_by_accident(lab):
     by_domain = {d['domain']: d for d in result['domains']}
     assert by_domain['nxdomain.lab.test']['coverage'] == {'decided': 0, 'probed': 1, 'percent': 0.0}
     assert 'PM-1' in by_domain['never-greets.lab.test']['undecided_rules']
-    # TLS-2..TLS-6 do not apply without STARTTLS (skipped, applies=False), but schedule.copies() drops `applies`
+    # TLS-2..TLS-7 do not apply without STARTTLS (skipped, applies=False), but schedule.copies() drops `applies`
     # on the copies it makes of server-level findings, so they count as undecided here (a fix outside the tls
     # branch: copy `applies` too). ID-1 and ID-2 are skipped until the engine hands the identity check its
     # resolver (ProbeSettings.resolver, outside the tls branch). Then this is decided == probed again.
     coverage = by_domain['compliant.lab.test']['coverage']
-    assert by_domain['compliant.lab.test']['undecided_rules'] == ['TLS-2']  # the policy counts TLS-2 (MUST)
-    assert coverage['decided'] == coverage['probed'] - 4 - 2
+    assert by_domain['compliant.lab.test']['undecided_rules'] == ['TLS-2', 'TLS-3', 'TLS-7']  # counted by the policy
+    assert coverage['decided'] == coverage['probed'] - 6 - 2
     counted = [f['rule'] for f in by_domain['compliant.lab.test']['findings'] if f['status'] == 'fail']
     assert counted == ['TLS-1']
     only_good = audit(options(lab.port, lab.dns.port), ['tls-valid.lab.test']).run()

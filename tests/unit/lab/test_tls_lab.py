@@ -23,20 +23,22 @@ def probe(lab, behaviour, ca_file='lab'):
     return asyncio.run(tls.check_tls(target, settings, lab_ca().ca_file if ca_file == 'lab' else ca_file))
 
 
-PASSING = {'TLS-1': 'pass', 'TLS-2': 'pass', 'TLS-4': 'pass', 'TLS-5': 'pass', 'TLS-6': 'pass', 'TLS-7': 'pass',
+PASSING = {'TLS-1': 'pass', 'TLS-2': 'pass', 'TLS-3': 'pass', 'TLS-4': 'pass', 'TLS-5': 'pass', 'TLS-6': 'pass', 'TLS-7': 'pass',
            'TLS-8': 'pass', 'LF-1': 'pass'}
-NO_CERTIFICATE = {'TLS-4': 'inconclusive', 'TLS-5': 'inconclusive', 'TLS-6': 'inconclusive'}
+NO_CERTIFICATE = {'TLS-3': 'inconclusive', 'TLS-4': 'inconclusive', 'TLS-5': 'inconclusive', 'TLS-6': 'inconclusive'}
 EXPECTED = {
     'tls_valid': PASSING,
     'tls_injection': dict(PASSING, **{'TLS-7': 'fail'}),
     # The base lab server ends lines at a bare LF: LF-1 warns, in plaintext.
-    'compliant': {'TLS-1': 'fail', 'TLS-2': 'skipped', 'TLS-4': 'skipped', 'TLS-5': 'skipped', 'TLS-6': 'skipped',
+    'compliant': {'TLS-1': 'fail', 'TLS-2': 'skipped', 'TLS-3': 'skipped', 'TLS-4': 'skipped', 'TLS-5': 'skipped', 'TLS-6': 'skipped',
                   'TLS-7': 'skipped', 'TLS-8': 'pass', 'LF-1': 'warn'},
     'tls_unavailable': dict(PASSING, **{'TLS-2': 'inconclusive', 'TLS-7': 'inconclusive'}, **NO_CERTIFICATE),
     # The handshake fails with the injected NOOP and again without it: TLS-7 cannot be shown, nor LF-1.
     'tls_handshake_fails': dict(PASSING, **{'TLS-2': 'fail', 'TLS-7': 'inconclusive', 'LF-1': 'inconclusive'},
                                 **NO_CERTIFICATE),
     'bare_lf': dict(PASSING, **{'LF-1': 'warn'}),
+    # The local OpenSSL (3.0) can still offer TLS 1.0/1.1 at security level 0; where it cannot, TLS-3 is skipped.
+    'tls_legacy': dict(PASSING, **{'TLS-3': 'fail' if _tls.legacy_context()[0] is not None else 'skipped'}),
     'tls_expired': dict(PASSING, **{'TLS-6': 'fail'}),
     'tls_expiring': dict(PASSING, **{'TLS-6': 'warn'}),
     'tls_wrong_name': dict(PASSING, **{'TLS-5': 'warn'}),
@@ -100,11 +102,11 @@ def test_the_upgraded_session_keeps_the_reply_timeout(lab):
     asyncio.run(run())
 
 
-def test_the_injection_probe_costs_one_session_and_the_noop_is_answered_inside_tls(lab):
+def test_the_injection_probe_rides_on_the_main_session_and_the_noop_is_answered_inside_tls(lab):
     server = lab.servers['tls_injection']
     before = server.connections
     found = {finding.rule: finding for finding in probe(lab, 'tls_injection')}
-    assert server.connections - before == 1
+    assert server.connections - before == 2  # the main session, and TLS-3's TLS 1.0/1.1 one
     assert 'inside TLS' in found['TLS-7'].summary
     assert any(line.startswith('S: 250') for line in found['TLS-7'].transcript)
 
@@ -114,10 +116,26 @@ def test_a_server_that_hangs_up_on_injected_input_is_not_a_broken_tls(lab):
     server = lab.servers['tls_drops_injected']
     before = server.connections
     found = {finding.rule: finding for finding in probe(lab, 'tls_drops_injected')}
-    assert server.connections - before == 2
+    assert server.connections - before == 3  # with the injected NOOP, without it, and TLS-3's TLS 1.0/1.1 one
     assert found['TLS-2'].status == 'pass' and 'broke off the handshake' in found['TLS-7'].summary
 
 
 def test_the_bare_lf_probe_is_answered_inside_tls_by_a_lenient_server(lab):
     found = {finding.rule: finding for finding in probe(lab, 'bare_lf')}
     assert 'bare LF' in found['LF-1'].summary and 'C: NOOP<LF> (no CR)' in found['LF-1'].transcript
+
+
+def test_tls_1_0_and_1_1_acceptance_is_probed_in_one_more_short_session(lab):
+    server = lab.servers['tls_legacy']
+    before = server.connections
+    found = {finding.rule: finding for finding in probe(lab, 'tls_legacy')}
+    assert server.connections - before == 2
+    assert 'also accepts TLSv1' in found['TLS-3'].summary
+    refused = {finding.rule: finding for finding in probe(lab, 'tls_valid')}['TLS-3']
+    assert 'only TLS 1.0 and 1.1 was refused' in refused.summary and 'weak suites were not offered' in refused.summary
+
+
+def test_without_tls_1_0_in_the_local_openssl_tls_3_is_skipped_never_passed(lab, monkeypatch):
+    monkeypatch.setattr(_tls, 'legacy_context', lambda: (None, 'the local OpenSSL was built without TLS 1.0 and 1.1'))
+    found = {finding.rule: finding for finding in probe(lab, 'tls_legacy')}
+    assert found['TLS-3'].status == 'skipped' and 'built without TLS 1.0' in found['TLS-3'].summary

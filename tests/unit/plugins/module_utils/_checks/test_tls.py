@@ -34,7 +34,7 @@ def facts(names=('mx.example.org',), start=NOW - datetime.timedelta(days=30), en
 def test_the_check_is_registered_per_server_in_its_own_session():
     check = CHECKS['tls']
     assert check.scope == SERVER and check.run is not None and check.rules == tls.RULES
-    assert tls.RULES == ('TLS-1', 'TLS-2', 'TLS-4', 'TLS-5', 'TLS-6', 'TLS-7', 'TLS-8', 'LF-1')
+    assert tls.RULES == ('TLS-1', 'TLS-2', 'TLS-3', 'TLS-4', 'TLS-5', 'TLS-6', 'TLS-7', 'TLS-8', 'LF-1')
 
 
 def test_starttls_offered_passes_and_missing_fails():
@@ -148,3 +148,23 @@ def test_a_reply_to_the_injected_noop_fails_before_or_after_the_handshake():
 ])
 def test_a_bare_lf_answered_as_a_command_warns(answer, error, status):
     assert tls.judge_bare_lf(reply(answer) if answer else None, error, 2.0)[0] == status
+
+
+@pytest.mark.parametrize('version, suite, status', [
+    ('TLSv1.3', 'TLS_AES_256_GCM_SHA384', None),
+    ('TLSv1.2', 'ECDHE-RSA-AES128-GCM-SHA256', None),
+    ('TLSv1.2', 'ADH-AES256-GCM-SHA384', 'fail'),
+    ('TLSv1.2', 'NULL-SHA256', 'fail'),
+    ('TLSv1.2', 'RC4-SHA', 'fail'),
+    ('TLSv1.1', 'ECDHE-RSA-AES128-SHA', 'fail'),
+])
+def test_the_negotiated_version_and_suite(version, suite, status):
+    verdict = tls.judge_negotiated(version, suite)
+    assert (verdict[0] if verdict else None) == status
+
+
+def test_legacy_acceptance():
+    assert tls.judge_legacy('TLSv1.3 negotiated', 'TLSv1', None, None)[0] == 'fail'
+    assert tls.judge_legacy('TLSv1.3 negotiated', None, 'unsupported protocol', None)[0] == 'pass'
+    assert tls.judge_legacy('TLSv1.3 negotiated', None, None, 'no TLS 1.0 here')[0] == 'skipped'
+    assert tls.judge_legacy('TLSv1.3 negotiated', None, None, None)[0] == 'inconclusive'
