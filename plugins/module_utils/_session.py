@@ -254,16 +254,17 @@ class SMTPSession:
         """STARTTLS (RFC 3207); on 220 the TLS handshake, under the reply timeout and the deadline.
 
         ``extra`` commands go in the same write as STARTTLS (the injection
-        probe of CVE-2011-0411). The 220 is read exactly: whatever the server
-        sent after it in plaintext is counted in ``plaintext_after_starttls``
-        and dropped, because after the upgrade only TLS data may be read
-        (RFC 3207 4.2). Any other reply is returned as it is and the session
-        stays in plaintext; the caller judges it. A failed handshake raises
+        probe of CVE-2011-0411). The 220 is read exactly; whatever the server
+        sends after it in plaintext - within ``settle`` seconds when there are
+        ``extra`` commands, else what has already arrived - is kept in
+        ``replies_after_starttls`` (and ``plaintext_after_starttls``, the
+        bytes of no complete reply) and never read as TLS data (RFC 3207
+        4.2). Any reply but 220 is returned as it is and the session stays in
+        plaintext; the caller judges it. A failed handshake raises
         TLSHandshakeError and ends the session. After the upgrade the reply
-        parser starts afresh, with all its bounds. ``settle``: seconds to wait
-        after the handshake for replies nobody asked for (to the ``extra``
-        commands), kept in ``replies_after_handshake`` and out of the way of
-        the next command's reply.
+        parser starts afresh, with all its bounds, and with ``settle`` the
+        replies that come within that many seconds, before any command inside
+        TLS, are kept in ``replies_after_handshake``.
         """
         command = protocol.verb('STARTTLS')
         group = [command] + list(extra)
@@ -273,22 +274,17 @@ class SMTPSession:
         reply = await self.read_reply(what='the reply to STARTTLS')
         if reply.code != 220:
             return reply
-        reader_buffer = getattr(self._reader, '_buffer', b'')  # bytes asyncio read but we did not: plaintext too
-        self.replies_after_starttls = list(self._queued)
-        for late in self._queued:
-            for line in late.transcript():
-                self._record(line)
-        self._queued = []
-        self.plaintext_after_starttls = self._parser.buffered + len(reader_buffer)
-        if self.plaintext_after_starttls or self.replies_after_starttls:
-            self.note('%d repl%s and %d more bytes of plaintext after the 220 to STARTTLS; dropped before the handshake' % (
+        self.replies_after_starttls = await self._unasked(settle if extra else 0.0)
+        self.plaintext_after_starttls = self._parser.buffered
+        if self.replies_after_starttls or self.plaintext_after_starttls:
+            self.note('%d repl%s and %d more bytes in plaintext after the 220 to STARTTLS; not read as TLS' % (
                 len(self.replies_after_starttls), 'y' if len(self.replies_after_starttls) == 1 else 'ies',
                 self.plaintext_after_starttls))
-        if isinstance(reader_buffer, bytearray):
-            del reader_buffer[:]
         self._parser = protocol.ReplyParser()
         budget, by_deadline = self._budget(self.timeout)
-        if self._writer is None or budget <= 0:
+        if self._writer is None or self._eof or budget <= 0:
+            if self._eof:
+                raise TLSHandshakeError('the server closed the connection after its 220 to STARTTLS', 'connection closed')
             raise self._timed_out('the TLS handshake', self.timeout, by_deadline)
         try:
             await asyncio.wait_for(self._writer.start_tls(context, server_hostname=server_hostname,
@@ -309,11 +305,25 @@ class SMTPSession:
         if tls is not None:
             self.note('TLS handshake completed: %s, %s' % (tls.version(), (tls.cipher() or ('?',))[0]))
         if settle > 0:
-            await self._settle(settle)
+            self.replies_after_handshake = await self._unasked(settle)
+            if self.replies_after_handshake:
+                self.note('%d repl%s inside TLS that no command inside TLS asked for' % (
+                    len(self.replies_after_handshake), 'y' if len(self.replies_after_handshake) == 1 else 'ies'))
         return reply
 
-    async def _settle(self, seconds: float) -> None:
-        """Wait up to ``seconds`` (within the deadline) for unsolicited replies; the session stays open either way."""
+    async def _unasked(self, seconds: float) -> list[protocol.Reply]:
+        """Replies nobody asked for: queued, already buffered, or arriving within ``seconds`` (and the deadline).
+
+        Never raises for a quiet server: the session stays open. A reply
+        that breaks the parser's bounds ends the session as anywhere else.
+        """
+        # Bytes asyncio has read from the socket but we have not: before an upgrade they are plaintext, and they
+        # would otherwise be handed to us as if they had come through TLS.
+        pending = getattr(self._reader, '_buffer', None)
+        if isinstance(pending, bytearray) and pending:
+            data = bytes(pending)
+            del pending[:]
+            self._feed(data)
         budget = min(seconds, self._budget(seconds)[0])
         loop = asyncio.get_running_loop()
         end = loop.time() + budget
@@ -331,18 +341,18 @@ class SMTPSession:
             if not data:
                 self._eof = True
                 break
-            try:
-                self._queued.extend(self._parser.feed(data))
-            except protocol.ReplyError as exc:
-                self._malformed(exc)
-        self.replies_after_handshake = list(self._queued)
-        self._queued = []
-        for late in self.replies_after_handshake:
+            self._feed(data)
+        replies, self._queued = self._queued, []
+        for late in replies:
             for line in late.transcript():
                 self._record(line)
-        if self.replies_after_handshake:
-            self.note('%d repl%s after the handshake that no command inside TLS asked for' % (
-                len(self.replies_after_handshake), 'y' if len(self.replies_after_handshake) == 1 else 'ies'))
+        return replies
+
+    def _feed(self, data: bytes) -> None:
+        try:
+            self._queued.extend(self._parser.feed(data))
+        except protocol.ReplyError as exc:
+            self._malformed(exc)
 
     @property
     def tls(self) -> ssl.SSLObject | None:

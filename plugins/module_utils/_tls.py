@@ -17,6 +17,7 @@ the optional ``cryptography`` package; without it those rules are
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 import ssl
 import traceback
@@ -170,6 +171,12 @@ def trust_store(ca_file: str | None) -> list[t.Any]:
     path = ca_file or ssl.get_default_verify_paths().cafile or ssl.get_default_verify_paths().openssl_cafile
     if not path:
         raise ValueError('no system CA bundle was found; set tls_ca_file')
+    return list(_anchors(path))
+
+
+@functools.lru_cache(maxsize=4)
+def _anchors(path: str) -> tuple[t.Any, ...]:
+    """The certificates of one PEM file, parsed once per process (every MX address of a run uses the same store)."""
     with open(path, 'rb') as handle:
         data = handle.read()
     anchors = []
@@ -184,7 +191,7 @@ def trust_store(ca_file: str | None) -> list[t.Any]:
             continue
     if not anchors:
         raise ValueError('%s holds no certificate that can be read' % path)
-    return anchors
+    return tuple(anchors)
 
 
 def verify_chain(chain: t.Sequence[bytes], anchors: t.Sequence[t.Any], when: datetime.datetime) -> str | None:

@@ -931,6 +931,21 @@ class TLSInjection(StartTLS):
     keeps_plaintext = True
 
 
+class TLSInjectionPlaintext(StartTLS):
+    """Answers the commands that came with STARTTLS in plaintext, after its 220 and before the handshake."""
+
+    async def handle_batch(self, lines: list[str]) -> None:
+        if len(lines) > 1 and lines[0].strip().upper() == "STARTTLS" and not self.tls_active:
+            self.server.record(lines[0])
+            context = self.server_context()
+            await self.reply("220 2.0.0 Ready to start TLS")
+            for line in lines[1:]:
+                await self.handle_line(line)
+            await self.start_tls(context)
+            return
+        await super().handle_batch(lines)
+
+
 class TLSDropsInjected(StartTLS):
     """Hangs up instead of starting TLS when a command follows STARTTLS in the same read (a protective close)."""
 
@@ -984,6 +999,7 @@ BEHAVIOURS.update({
     "tls_injection": TLSInjection,
     "tls_plaintext_auth": TLSPlaintextAuth,
     "tls_drops_injected": TLSDropsInjected,
+    "tls_injection_plaintext": TLSInjectionPlaintext,
     "bare_lf": BareLF,
     "tls_legacy": TLSLegacy,
 })

@@ -29,6 +29,7 @@ NO_CERTIFICATE = {'TLS-3': 'inconclusive', 'TLS-4': 'inconclusive', 'TLS-5': 'in
 EXPECTED = {
     'tls_valid': PASSING,
     'tls_injection': dict(PASSING, **{'TLS-7': 'fail'}),
+    'tls_injection_plaintext': dict(PASSING, **{'TLS-7': 'fail'}),
     # The base lab server ends lines at a bare LF: LF-1 warns, in plaintext.
     'compliant': {'TLS-1': 'fail', 'TLS-2': 'skipped', 'TLS-3': 'skipped', 'TLS-4': 'skipped', 'TLS-5': 'skipped', 'TLS-6': 'skipped',
                   'TLS-7': 'skipped', 'TLS-8': 'pass', 'LF-1': 'warn'},
@@ -139,3 +140,10 @@ def test_without_tls_1_0_in_the_local_openssl_tls_3_is_skipped_never_passed(lab,
     monkeypatch.setattr(_tls, 'legacy_context', lambda: (None, 'the local OpenSSL was built without TLS 1.0 and 1.1'))
     found = {finding.rule: finding for finding in probe(lab, 'tls_legacy')}
     assert found['TLS-3'].status == 'skipped' and 'built without TLS 1.0' in found['TLS-3'].summary
+
+
+def test_a_reply_in_plaintext_after_the_220_is_the_injection_too_and_is_dropped(lab):
+    found = {finding.rule: finding for finding in probe(lab, 'tls_injection_plaintext')}
+    assert 'in plaintext after the 220' in found['TLS-7'].summary
+    # The plaintext reply was not taken for the reply to EHLO after TLS.
+    assert found['TLS-2'].status == 'pass' and 'EHLO after TLS got "250 mx.' in found['TLS-2'].summary
