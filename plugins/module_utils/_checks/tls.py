@@ -239,7 +239,9 @@ def judge_certificates(chain: list[bytes], host: str | None, ca_file: str | None
         return
     try:
         facts = tls.certificate_facts(chain[0])
-    except ValueError as exc:
+    except Exception as exc:  # pylint: disable=broad-exception-caught
+        # The server's bytes, parsed by a library with many error types (ValueError, DuplicateExtension, ...):
+        # whatever it raises is the server's certificate being unreadable, never a crash of the audit.
         verdicts.rest(CERTIFICATE_RULES, (WARN, 'the server certificate cannot be parsed: %s' % exc))
         return
     anchors_from = 'tls_ca_file %s' % ca_file if ca_file else 'the system trust store'
@@ -250,8 +252,8 @@ def judge_certificates(chain: list[bytes], host: str | None, ca_file: str | None
     else:
         try:
             problem = tls.verify_chain(chain, anchors, now)
-        except ValueError as exc:  # a certificate of the chain the verifier cannot load
-            problem = str(exc)
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            problem = 'a certificate of the chain cannot be read: %s' % exc  # the server's bytes, as above
         verdicts.set('TLS-4', judge_trust(problem, facts, anchors_from))
     verdicts.set('TLS-5', judge_names(facts, host))
     verdicts.set('TLS-6', judge_dates(facts, now))

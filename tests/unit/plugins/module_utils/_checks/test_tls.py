@@ -168,3 +168,10 @@ def test_legacy_acceptance():
     assert tls.judge_legacy('TLSv1.3 negotiated', None, 'unsupported protocol', None)[0] == 'pass'
     assert tls.judge_legacy('TLSv1.3 negotiated', None, None, 'no TLS 1.0 here')[0] == 'skipped'
     assert tls.judge_legacy('TLSv1.3 negotiated', None, None, None)[0] == 'inconclusive'
+
+
+def test_an_unreadable_certificate_is_a_warning_not_a_crash():
+    verdicts = tls._Verdicts()
+    tls.judge_certificates([b'\x30\x03garbage'], 'mx.example.org', None, NOW, verdicts)
+    assert {verdict[0] for verdict in verdicts.found.values()} == {'warn'}
+    assert 'cannot be parsed' in verdicts.found['TLS-4'][1]
