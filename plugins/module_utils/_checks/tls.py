@@ -20,6 +20,7 @@ A 4xx to STARTTLS (454, 421) decides nothing; never DATA.
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import typing as t
 
@@ -272,6 +273,10 @@ async def check_tls(target: Target, settings: ProbeSettings, ca_file: str | None
             return found.findings(target, transcript)
         return found
     # A broken TLS stack, or a server that hangs up when a command follows STARTTLS in the same write?
+    if _deadline_passed(settings):
+        found.rest(('TLS-3', 'TLS-7'), (INCONCLUSIVE, 'the handshake failed after the injected NOOP, and the deadline came '
+                                        'before a session without it'))
+        return found.findings(target, transcript)
     transcript.append('** the handshake failed after the injected NOOP: once more without it')
     again, more, failed_plain = await _tls_session(target, settings, ca_file, now, inject=False)
     transcript.extend(more)
@@ -291,10 +296,18 @@ async def check_tls(target: Target, settings: ProbeSettings, ca_file: str | None
     return again.findings(target, transcript)
 
 
+def _deadline_passed(settings: ProbeSettings) -> bool:
+    """No time left for another session: opening one would only time out and tell the run the address is unreachable."""
+    return settings.deadline is not None and asyncio.get_running_loop().time() >= settings.deadline
+
+
 async def _legacy_probe(target: Target, settings: ProbeSettings, verdicts: _Verdicts, transcript: list[str]) -> None:
     """TLS-3's second part: a short session whose handshake offers only TLS 1.0 and 1.1 (after a good main one)."""
     if verdicts.negotiated is None or 'TLS-3' in verdicts.found:
         verdicts.rest(('TLS-3',), (INCONCLUSIVE, 'not probed: no TLS handshake completed'))
+        return
+    if _deadline_passed(settings):
+        verdicts.set('TLS-3', (INCONCLUSIVE, '%s; the deadline came before the TLS 1.0/1.1 probe' % verdicts.negotiated))
         return
     context, unavailable = tls.legacy_context()
     if context is None:

@@ -147,3 +147,20 @@ def test_a_reply_in_plaintext_after_the_220_is_the_injection_too_and_is_dropped(
     assert 'in plaintext after the 220' in found['TLS-7'].summary
     # The plaintext reply was not taken for the reply to EHLO after TLS.
     assert found['TLS-2'].status == 'pass' and 'EHLO after TLS got "250 mx.' in found['TLS-2'].summary
+
+
+def test_no_second_session_after_the_deadline(lab):
+    """The TLS 1.0/1.1 session is not opened once the deadline has passed (it would only time out)."""
+    async def run():
+        target = Target(lab.domain('tls_valid'), 'mx.' + lab.domain('tls_valid'), lab.address('tls_valid'))
+        settings = ProbeSettings(port=lab.port, helo_name='audit.lab.test', mail_from='postmaster@audit.lab.test',
+                                 timeout=2.0)
+        verdicts = tls._Verdicts()
+        verdicts.negotiated = 'TLSv1.3 with TLS_AES_256_GCM_SHA384 negotiated'
+        settings.deadline = asyncio.get_running_loop().time() - 1.0
+        await tls._legacy_probe(target, settings, verdicts, [])
+        return verdicts.found['TLS-3']
+    server = lab.servers['tls_valid']
+    before = server.connections
+    status, summary = asyncio.run(run())
+    assert status == 'inconclusive' and 'deadline' in summary and server.connections == before
