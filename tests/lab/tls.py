@@ -26,6 +26,28 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 KINDS = ("valid", "expired", "expiring", "wrong_name", "self_signed")
+_PREFIX = "mxaudit-lab-tls-"
+
+
+def _sweep_dead() -> None:
+    """Remove the CA directories of lab processes that no longer run (named mxaudit-lab-tls-<pid>-...)."""
+    top = tempfile.gettempdir()
+    for entry in os.listdir(top):
+        if not entry.startswith(_PREFIX):
+            continue
+        pid_text = entry[len(_PREFIX):].split("-", 1)[0]
+        if not pid_text.isdigit():
+            if os.path.isdir(os.path.join(top, entry)):
+                shutil.rmtree(os.path.join(top, entry), True)  # an older layout without the pid
+            continue
+        try:
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            shutil.rmtree(os.path.join(top, entry), True)
+        except PermissionError:
+            continue  # alive, someone else's
+
+
 _DAY = datetime.timedelta(days=1)
 
 
@@ -41,7 +63,10 @@ class LabCA:
     """A CA and its server certificates, in files under one temporary directory."""
 
     def __init__(self) -> None:
-        self.directory = tempfile.mkdtemp(prefix="mxaudit-lab-tls-")
+        _sweep_dead()
+        self.directory = tempfile.mkdtemp(prefix="%s%d-" % (_PREFIX, os.getpid()))
+        # atexit does not run in a process that ends with os._exit (ansible-test runs each test in a forked child):
+        # the next LabCA sweeps the directories of processes that are gone.
         atexit.register(shutil.rmtree, self.directory, True)
         self._lock = threading.Lock()
         self._contexts: dict[tuple[str, str], ssl.SSLContext] = {}
@@ -110,6 +135,7 @@ class LabCA:
                 certfile, keyfile = self.issue(host, kind)
                 context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
                 context.load_cert_chain(certfile, keyfile)
+                os.remove(keyfile)  # loaded: no private key lies around on disk
                 self._contexts[(host, kind)] = context
             return context
 
