@@ -54,6 +54,13 @@ options:
       - Only with a single domain.
     type: list
     elements: str
+  tls_ca_file:
+    description:
+      - A PEM file of CA certificates that the C(tls) check trusts instead of the system trust store (rule TLS-4).
+      - For a private CA, or to audit against a fixed set of anchors.
+      - Judging certificates (TLS-4, TLS-5, TLS-6) needs the Python package C(cryptography) on the host that runs
+        the audit; without it those rules are V(skipped) and say so.
+    type: path
   deadline:
     description:
       - Seconds the whole call may take, DNS and every SMTP session included.

@@ -36,6 +36,7 @@ try:
     import dns.name
     import dns.rdatatype
     import dns.resolver
+    import dns.reversename
 except ImportError:  # pragma: no cover - reported by the modules with missing_required_lib
     DNSPYTHON_IMPORT_ERROR = traceback.format_exc()
 else:
@@ -208,6 +209,10 @@ class Resolver:
             cname = canonical
         records = [rdata.to_text() for rdata in answer.rrset] if answer.rrset is not None else []
         return Lookup(records=records, cname=cname)
+
+    async def ptr(self, address: str) -> Lookup:
+        """The PTR records of an IP address (its in-addr.arpa or ip6.arpa name), cached like every lookup."""
+        return await self.lookup(dns.reversename.from_address(address).to_text(), 'PTR')
 
     async def addresses(self, host: str) -> MXHost:
         """A and AAAA of one host name, with the CNAME it is, if any."""

@@ -60,6 +60,7 @@ COMMON_ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = {
             'timeout': {'type': 'float', 'default': 5.0},
         },
     },
+    'tls_ca_file': {'type': 'path'},
 }
 
 COMMON_MUTUALLY_EXCLUSIVE = [('domain', 'domains')]
@@ -91,6 +92,7 @@ class Options:
     max_mx_hosts: int = 10        # MX hosts of one domain looked up and probed (lowest preference first)
     max_addresses_per_host: int = 4   # addresses of one MX host probed
     allow_private_addresses: bool = False   # probe addresses from DNS that are not globally routable
+    tls_ca_file: str | None = None  # PEM trust anchors for TLS-4 instead of the system store
 
 
 def to_a_label(domain: t.Any, option: str = 'domain') -> str:
@@ -265,7 +267,8 @@ def parse(params: dict[str, t.Any], *, require_domain: bool = True, smtp: bool =
             ('max_addresses_per_host', lambda: _limit(params.get('max_addresses_per_host', 4), 'max_addresses_per_host',
                                                       MAX_ADDRESSES_PER_HOST)),
             ('allow_private_addresses', lambda: _flag(params.get('allow_private_addresses', False),
-                                                      'allow_private_addresses'))):
+                                                      'allow_private_addresses')),
+            ('tls_ca_file', lambda: tls_ca_file(params.get('tls_ca_file')))):
         values[option] = checked(option, check, None)
     if errors:
         written = {key: index for index, key in enumerate(params)}
@@ -273,6 +276,21 @@ def parse(params: dict[str, t.Any], *, require_domain: bool = True, smtp: bool =
         raise OptionError('; '.join(message for _option, message in errors))
     return Options(domains=domains, helo_name=helo_name, mail_from=mail_from, addresses=addresses, resolver=resolver,
                    **values)
+
+
+def tls_ca_file(value: t.Any) -> str | None:
+    """A readable PEM file of trust anchors, checked before a packet is sent (None: the system store)."""
+    if value is None or value == '':
+        return None
+    path = str(value)
+    try:
+        with open(path, 'rb') as handle:
+            head = handle.read(1 << 20)
+    except OSError as exc:
+        raise OptionError('tls_ca_file: cannot read %s: %s' % (path, exc.strerror or exc))
+    if b'-----BEGIN CERTIFICATE-----' not in head:
+        raise OptionError('tls_ca_file: %s holds no PEM certificate (-----BEGIN CERTIFICATE-----)' % path)
+    return path
 
 
 def relay_recipient(value: t.Any, domains: t.Sequence[str]) -> str:

@@ -30,6 +30,7 @@ import asyncio
 import errno
 import select
 import socket
+import ssl
 import typing as t
 
 from . import _protocol as protocol
@@ -109,6 +110,14 @@ class UnsolicitedReply(SessionError):
         self.partial = partial
 
 
+class TLSHandshakeError(SessionError):
+    """STARTTLS got 220 but the TLS handshake failed; ``reason`` is what the TLS library said."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class PipelineResult:
     """What came back for a pipelined group: replies in order, and how it ended."""
 
@@ -148,6 +157,10 @@ class SMTPSession:
         self._writer: asyncio.StreamWriter | None = None
         self._eof = False
         self.closed = False
+        # What the server sent after its 220 to STARTTLS, before the handshake: replies, and bytes of no reply.
+        self.replies_after_starttls: list[protocol.Reply] = []
+        self.replies_after_handshake: list[protocol.Reply] = []
+        self.plaintext_after_starttls = 0
 
     # -------------------------------------------------------------- clocks
 
@@ -452,6 +465,120 @@ class SMTPSession:
         except SessionError as exc:
             return PipelineResult(group, replies, exc)
         return PipelineResult(group, replies, extra)
+
+    # -------------------------------------------------------------- TLS
+
+    async def starttls(self, context: ssl.SSLContext, server_hostname: str | None,
+                       extra: t.Sequence[protocol.Command] = (), settle: float = 0.0) -> protocol.Reply:
+        """STARTTLS (RFC 3207); on 220 the TLS handshake, under the reply timeout and the deadline.
+
+        ``extra`` commands go in the same write as STARTTLS (the injection
+        probe of CVE-2011-0411). The 220 is read exactly; whatever the server
+        sends after it in plaintext - within ``settle`` seconds when there are
+        ``extra`` commands, else what has already arrived - is kept in
+        ``replies_after_starttls`` (and ``plaintext_after_starttls``, the
+        bytes of no complete reply) and never read as TLS data (RFC 3207
+        4.2). Any reply but 220 is returned as it is and the session stays in
+        plaintext; the caller judges it. A failed handshake raises
+        TLSHandshakeError and ends the session. After the upgrade the reply
+        parser starts afresh, with all its bounds, and with ``settle`` the
+        replies that come within that many seconds, before any command inside
+        TLS, are kept in ``replies_after_handshake``.
+        """
+        command = protocol.verb('STARTTLS')
+        group = [command] + list(extra)
+        for line in group:
+            self._record(line.transcript())
+        await self._write(b''.join(line.to_bytes() for line in group))
+        reply = await self.read_reply(what='the reply to STARTTLS')
+        if reply.code != 220:
+            return reply
+        self.replies_after_starttls = await self._unasked(settle if extra else 0.0)
+        self.plaintext_after_starttls = self._parser.buffered
+        if self.replies_after_starttls or self.plaintext_after_starttls:
+            self.note('%d repl%s and %d more bytes in plaintext after the 220 to STARTTLS; not read as TLS' % (
+                len(self.replies_after_starttls), 'y' if len(self.replies_after_starttls) == 1 else 'ies',
+                self.plaintext_after_starttls))
+        self._parser = protocol.ReplyParser()
+        budget, by_deadline = self._budget(self.timeout)
+        if self._writer is None or self._eof or budget <= 0:
+            if self._eof:
+                raise TLSHandshakeError('the server closed the connection after its 220 to STARTTLS', 'connection closed')
+            raise self._timed_out('the TLS handshake', self.timeout, by_deadline)
+        try:
+            await asyncio.wait_for(self._writer.start_tls(context, server_hostname=server_hostname,
+                                                          ssl_handshake_timeout=budget), budget + 1.0)
+        except asyncio.TimeoutError:
+            raise self._timed_out('the TLS handshake', self.timeout, by_deadline)
+        except ssl.SSLError as exc:
+            reason = getattr(exc, 'reason', None) or str(exc)
+            self.note('TLS handshake failed: %s' % exc)
+            self.abort()
+            raise TLSHandshakeError('the TLS handshake failed: %s' % reason, str(reason))
+        except (ConnectionError, OSError, EOFError) as exc:
+            self._eof = True
+            self.note('connection lost during the TLS handshake: %s' % (exc or type(exc).__name__))
+            self.abort()
+            raise TLSHandshakeError('the server closed the connection during the TLS handshake', 'connection closed')
+        tls = self.tls
+        if tls is not None:
+            self.note('TLS handshake completed: %s, %s' % (tls.version(), (tls.cipher() or ('?',))[0]))
+        if settle > 0:
+            self.replies_after_handshake = await self._unasked(settle)
+            if self.replies_after_handshake:
+                self.note('%d repl%s inside TLS that no command inside TLS asked for' % (
+                    len(self.replies_after_handshake), 'y' if len(self.replies_after_handshake) == 1 else 'ies'))
+        return reply
+
+    async def _unasked(self, seconds: float) -> list[protocol.Reply]:
+        """Replies nobody asked for: queued, already buffered, or arriving within ``seconds`` (and the deadline).
+
+        Never raises for a quiet server: the session stays open. A reply
+        that breaks the parser's bounds ends the session as anywhere else.
+        """
+        # Bytes asyncio has read from the socket but we have not: before an upgrade they are plaintext, and they
+        # would otherwise be handed to us as if they had come through TLS.
+        pending = getattr(self._reader, '_buffer', None)
+        if isinstance(pending, bytearray) and pending:
+            data = bytes(pending)
+            del pending[:]
+            self._feed(data)
+        budget = min(seconds, self._budget(seconds)[0])
+        loop = asyncio.get_running_loop()
+        end = loop.time() + budget
+        while self._reader is not None and not self._eof:
+            left = end - loop.time()
+            if left <= 0:
+                break
+            try:
+                data = await asyncio.wait_for(self._reader.read(READ_CHUNK), left)
+            except asyncio.TimeoutError:
+                break
+            except (ConnectionError, OSError):
+                self._eof = True
+                break
+            if not data:
+                self._eof = True
+                break
+            self._feed(data)
+        replies, self._queued = self._queued, []
+        for late in replies:
+            for line in late.transcript():
+                self._record(line)
+        return replies
+
+    def _feed(self, data: bytes) -> None:
+        try:
+            self._queued.extend(self._parser.feed(data))
+        except protocol.ReplyError as exc:
+            self._malformed(exc)
+
+    @property
+    def tls(self) -> ssl.SSLObject | None:
+        """The TLS state after a successful STARTTLS, else None."""
+        if self._writer is None:
+            return None
+        return self._writer.get_extra_info('ssl_object')
 
     # -------------------------------------------------------------- ending
 

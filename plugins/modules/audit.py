@@ -47,13 +47,17 @@ options:
       - V(mx) reports every DNS finding (without it, only the DNS findings that explain a domain not probed are kept).
       - V(session) is M(mxaudit.smtp.smtp_info)'s greeting, EHLO and command rules (V(GR-1) to V(CMD-3)).
       - V(postmaster) includes V(RL-3), whether each MX accepts its own domain.
+      - V(tls) is STARTTLS, the protocol versions and the server certificate (V(TLS-1) to V(TLS-8)), and V(LF-1) (a bare LF),
+        in one extra session per MX address, and one short session more for TLS 1.0/1.1; O(tls_ca_file) sets the trust anchors.
+      - V(identity) is reverse DNS and the server's own name (V(ID-1), V(ID-2)), judged from DNS and the greeting of a
+        session shared with V(null_sender) and V(relay).
       - Every finding's C(check) is one of these values. The older names V(greeting) and V(ehlo) (for V(session))
         and V(domain_acceptance) (for V(postmaster)) are accepted as aliases.
       - An empty list is refused.
     type: list
     elements: str
-    choices: [mx, session, postmaster, null_sender, relay, recipient, pipelining, domain_acceptance, ehlo, greeting]
-    default: [mx, session, postmaster, null_sender, relay, recipient, pipelining]
+    choices: [mx, session, postmaster, null_sender, relay, recipient, pipelining, tls, identity, domain_acceptance, ehlo, greeting]
+    default: [mx, session, postmaster, null_sender, relay, recipient, pipelining, tls, identity]
   retry_4xx:
     description:
       - Seconds to wait before trying once more, in new sessions, the probes that met a temporary (4xx) reply and left a rule

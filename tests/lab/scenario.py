@@ -107,6 +107,11 @@ def _fqdn(name: str) -> str:
     return name if name.endswith(".") else name + "."
 
 
+def _reverse_name(address: str) -> str:
+    """The in-addr.arpa owner name of an IPv4 address."""
+    return ".".join(reversed(address.split("."))) + ".in-addr.arpa."
+
+
 def default_lab(port: int = LAB_PORT, dns_port: int = DNS_PORT, slow_delay: Optional[float] = None) -> Lab:
     """Build the default lab (one server per behaviour, Postfix addresses reserved)."""
     servers: list[ServerSpec] = []
@@ -158,6 +163,14 @@ def default_lab(port: int = LAB_PORT, dns_port: int = DNS_PORT, slow_delay: Opti
     records["many-addresses.lab.test."] = {"MX": ["10 mx.many-addresses.lab.test."]}
     records["mx.many-addresses.lab.test."] = {
         "A": [compliant_addr] + ["127.0.3.%d" % index for index in range(1, MANY_ADDRESSES)]}
+    # Reverse DNS (the identity check, ID-1): every behaviour server's address names its MX host, which resolves
+    # back to it, except these two.
+    for spec in servers:
+        if spec.behaviour == "identity_no_ptr":
+            continue
+        name = "host.elsewhere.lab.test." if spec.behaviour == "identity_ptr_mismatch" else _fqdn(spec.name)
+        records[_reverse_name(spec.address)] = {"PTR": [name]}
+    records["host.elsewhere.lab.test."] = {"A": ["127.0.9.9"]}
     # The IPv6 path: a second compliant server on [::1] for ipv6.lab.test (its A record is the IPv4 one).
     servers.append(ServerSpec("compliant", "::1", "mx.ipv6.lab.test", "ipv6.lab.test",
                               {"domains": ["ipv6.lab.test"] + list(COMPLIANT_EXTRA_DOMAINS)}))

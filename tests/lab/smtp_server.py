@@ -845,3 +845,235 @@ class LabRunner:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+# ---- STARTTLS behaviours (the tls check, RFC 3207) ------------------------------
+# One block of its own: servers that offer STARTTLS, each with one defect. The certificates come from the lab CA
+# (tests/lab/tls.py), made at test time; TLS is imported lazily so the other behaviours need no cryptography.
+
+class StartTLS(SMTPSession):
+    """Compliant STARTTLS: 220, the handshake, and every plaintext byte sent after STARTTLS discarded (RFC 3207 4.2)."""
+
+    certificate_kind = "valid"
+    keeps_plaintext = False       # True: the CVE-2011-0411 defect, input buffered before TLS is answered after it
+    plaintext_auth = False        # True: AUTH PLAIN LOGIN offered before STARTTLS
+    strict_crlf = True            # False: a bare LF ends a command line (the base server's leniency; LF-1)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.tls_active = False
+        self._upgraded = False
+
+    def ehlo_reply(self) -> str:
+        extensions = list(self.extensions)
+        if not self.tls_active:
+            extensions.append("STARTTLS")
+            if self.plaintext_auth:
+                extensions.append("AUTH PLAIN LOGIN")
+        else:
+            extensions.append("AUTH PLAIN LOGIN")
+        lines = [self.name] + extensions
+        return "\n".join("250%s%s" % ("-" if i < len(lines) - 1 else " ", text) for i, text in enumerate(lines))
+
+    async def handle_batch(self, lines: list[str]) -> None:
+        for line in lines:
+            if self.closed:
+                return
+            await self.handle_line(line)
+            if self._upgraded:
+                self._upgraded = False
+                if not self.keeps_plaintext:
+                    del self._buf[:]
+                    return
+
+    async def read_batch(self) -> Optional[list[str]]:
+        """Lines end at CRLF only (RFC 5321 2.3.8): a bare LF stays part of the line, which waits for its CRLF."""
+        if not self.strict_crlf:
+            return await super().read_batch()
+        while True:
+            data = await self.reader.read(READ_CHUNK)
+            if not data:
+                return None
+            self._buf += data
+            lines: list[str] = []
+            while True:
+                idx = self._buf.find(b"\r\n")
+                if idx < 0:
+                    if len(self._buf) > MAX_KEPT_LINE:
+                        del self._buf[:]  # bounded: an over-long line is dropped
+                    break
+                raw = bytes(self._buf[:idx])
+                del self._buf[:idx + 2]
+                lines.append(raw[:MAX_KEPT_LINE].decode("latin-1"))
+            if lines:
+                return lines
+
+    def server_context(self) -> Any:
+        from .tls import lab_ca  # pylint: disable=import-outside-toplevel
+        context = lab_ca().server_context(self.name, self.certificate_kind)
+        seen = self.options.setdefault("sni_seen", [])
+        # The name the client asked for (RFC 6066 SNI), for the tests: the auditor must send the MX host name.
+        context.sni_callback = lambda _obj, name, _ctx: seen.append(name) and None
+        return context
+
+    async def cmd_starttls(self, arg: str) -> None:
+        if self.tls_active:
+            await self.reply("503 5.5.1 Error: TLS already active")
+            return
+        if arg:
+            await self.reply("501 5.5.4 Syntax: STARTTLS")
+            return
+        context = self.server_context()
+        await self.reply("220 2.0.0 Ready to start TLS")
+        await self.start_tls(context)
+
+    async def start_tls(self, context: Any) -> None:
+        await self.writer.start_tls(context)
+        self.tls_active = True
+        self._upgraded = True
+        self.greeted = False
+        self.reset()
+
+
+class TLSExpired(StartTLS):
+    certificate_kind = "expired"
+
+
+class TLSExpiring(StartTLS):
+    certificate_kind = "expiring"
+
+
+class TLSWrongName(StartTLS):
+    certificate_kind = "wrong_name"
+
+
+class TLSSelfSigned(StartTLS):
+    certificate_kind = "self_signed"
+
+
+class TLSUnavailable(StartTLS):
+    """STARTTLS offered, then 454: TLS temporarily unavailable (RFC 3207 4)."""
+
+    async def cmd_starttls(self, arg: str) -> None:
+        await self.reply("454 4.7.0 TLS not available due to local problem")
+
+
+class TLSHandshakeFails(StartTLS):
+    """220 to STARTTLS, then a handshake that cannot succeed: the server has no certificate (a handshake alert)."""
+
+    async def start_tls(self, context: Any) -> None:
+        import ssl  # pylint: disable=import-outside-toplevel
+        try:
+            await self.writer.start_tls(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER))
+        except (ssl.SSLError, ConnectionError, OSError):
+            pass
+        self.close()
+        self.writer.transport.abort()
+
+
+class TLSInjection(StartTLS):
+    """CVE-2011-0411: commands sent in plaintext with STARTTLS are answered inside TLS."""
+
+    keeps_plaintext = True
+
+
+class TLSInjectionPlaintext(StartTLS):
+    """Answers the commands that came with STARTTLS in plaintext, after its 220 and before the handshake."""
+
+    async def handle_batch(self, lines: list[str]) -> None:
+        if len(lines) > 1 and lines[0].strip().upper() == "STARTTLS" and not self.tls_active:
+            self.server.record(lines[0])
+            context = self.server_context()
+            await self.reply("220 2.0.0 Ready to start TLS")
+            for line in lines[1:]:
+                await self.handle_line(line)
+            await self.start_tls(context)
+            return
+        await super().handle_batch(lines)
+
+
+class TLSDropsInjected(StartTLS):
+    """Hangs up instead of starting TLS when a command follows STARTTLS in the same read (a protective close)."""
+
+    async def handle_batch(self, lines: list[str]) -> None:
+        if len(lines) > 1 and lines[0].strip().upper() == "STARTTLS" and not self.tls_active:
+            self.server.record(lines[0])
+            await self.reply("220 2.0.0 Ready to start TLS")
+            self.close()
+            self.writer.transport.abort()
+            return
+        await super().handle_batch(lines)
+
+
+class BareLF(StartTLS):
+    """Takes a bare LF as the end of a command line (the SMTP smuggling precondition, LF-1)."""
+
+    strict_crlf = False
+
+
+class TLSLegacy(StartTLS):
+    """Also accepts TLS 1.0 and 1.1 (security level 0), which RFC 8996 forbids."""
+
+    def server_context(self) -> Any:
+        import ssl  # pylint: disable=import-outside-toplevel
+        import warnings  # pylint: disable=import-outside-toplevel
+        from .tls import lab_ca  # pylint: disable=import-outside-toplevel
+        certfile, keyfile = lab_ca().issue(self.name, "valid")
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(certfile, keyfile)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            context.minimum_version = ssl.TLSVersion.TLSv1
+        context.set_ciphers("DEFAULT:@SECLEVEL=0")
+        return context
+
+
+class TLSPlaintextAuth(StartTLS):
+    """AUTH PLAIN LOGIN offered before STARTTLS."""
+
+    plaintext_auth = True
+
+
+BEHAVIOURS.update({
+    "tls_valid": StartTLS,
+    "tls_expired": TLSExpired,
+    "tls_expiring": TLSExpiring,
+    "tls_wrong_name": TLSWrongName,
+    "tls_self_signed": TLSSelfSigned,
+    "tls_unavailable": TLSUnavailable,
+    "tls_handshake_fails": TLSHandshakeFails,
+    "tls_injection": TLSInjection,
+    "tls_plaintext_auth": TLSPlaintextAuth,
+    "tls_drops_injected": TLSDropsInjected,
+    "tls_injection_plaintext": TLSInjectionPlaintext,
+    "bare_lf": BareLF,
+    "tls_legacy": TLSLegacy,
+})
+
+
+# ---- identity behaviours (the identity check: reverse DNS, the greeting name) -----------------------------------
+# The SMTP side is the compliant server; what differs is in DNS (tests/lab/scenario.py) or the name it greets with.
+
+class IdentityPtrMismatch(SMTPSession):
+    """Its PTR names a host that resolves elsewhere (tests/lab/scenario.py)."""
+
+
+class IdentityNoPtr(SMTPSession):
+    """Its address has no PTR record."""
+
+
+class IdentityBareName(SMTPSession):
+    """Greets and answers EHLO as "localhost": not a fully qualified name."""
+
+    async def greet(self) -> None:
+        await self.reply("220 localhost %s" % self.greeting_text)
+
+    def ehlo_reply(self) -> str:
+        return super().ehlo_reply().replace(self.name, "localhost", 1)
+
+
+BEHAVIOURS.update({
+    "identity_ptr_mismatch": IdentityPtrMismatch,
+    "identity_no_ptr": IdentityNoPtr,
+    "identity_bare_name": IdentityBareName,
+})

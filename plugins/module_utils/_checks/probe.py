@@ -78,6 +78,9 @@ class ProbeSettings:
     relay_recipient: str = 'mxaudit-relay-probe@example.com'
     relay_variants: bool = True
     run: RunState = field(default_factory=RunState)
+    tls_ca_file: str | None = None      # PEM trust anchors for the TLS checks instead of the system store
+    # The run's resolver (its cache), for checks that look names up (identity); None when the run has none.
+    resolver: t.Any = None
 
     def session(self, address: str, transcript: Transcript | None = None) -> smtp.SMTPSession:
         return smtp.SMTPSession(address, self.port, timeout=self.timeout, deadline=self.deadline, transcript=transcript)

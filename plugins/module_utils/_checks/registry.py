@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from .._dns import MXSet
 from .._findings import Finding
-from . import mx, null_sender, pipelining, postmaster, recipient, relay, session
+from . import identity, mx, null_sender, pipelining, postmaster, recipient, relay, session, tls
 from .probe import CheckOutcome, ProbeSession, ProbeSettings, Target
 
 DOMAIN = 'domain'
@@ -72,6 +72,8 @@ REGISTRY: tuple[Check, ...] = (
           active=relay.active_rules),
     Check(recipient.CHECK, recipient.RULES, MAILBOX, weight=4, probe=recipient.probe_recipient, shares='envelope'),
     Check(pipelining.CHECK, pipelining.RULES, SERVER, weight=1000, run=pipelining.run_pipelining),
+    Check(tls.CHECK, tls.RULES, SERVER, weight=6, run=tls.run_tls),
+    Check(identity.CHECK, identity.RULES, SERVER, weight=0, probe=identity.probe_identity, shares='server'),
 )
 
 CHECKS: dict[str, Check] = {check.id: check for check in REGISTRY}

@@ -31,7 +31,8 @@ from . import schedule
 from .plan import Job, plan
 from .settings import RunSettings
 from .stats import stats, vantage_point
-from .targets import DomainResult, domain_results, resolve, targets_by_address
+from .._dns import Resolver
+from .targets import DomainResult, domain_results, make_resolver, resolve, targets_by_address
 
 
 class Engine:
@@ -42,6 +43,7 @@ class Engine:
         self.results: dict[str, DomainResult] = domain_results(
             options.domains if raw_domains is None else raw_domains)
         self.jobs: list[Job] = []
+        self.resolver: Resolver | None = None
         self.address_count = 0
         self.seconds = 0.0
 
@@ -52,13 +54,17 @@ class Engine:
         return ProbeSettings(port=self.options.port, helo_name=self.options.helo_name,
                              mail_from=self.options.mail_from, timeout=self.options.timeout, deadline=deadline,
                              relay_recipient=self.settings.relay_recipient, relay_variants=self.settings.relay_variants,
-                             run=self.run_state)
+                             run=self.run_state, tls_ca_file=self.options.tls_ca_file, resolver=self.resolver)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         started = loop.time()
         deadline = started + self.options.deadline
-        await resolve(self.results.values(), self.options, deadline)
+        # One resolver (one cache) for MX lookups and the checks that look names up. With addresses given and no
+        # nameservers configured there is none: nothing of the run may fall back to the system resolver unasked.
+        if not self.options.addresses or self.options.resolver.nameservers:
+            self.resolver = make_resolver(self.options)
+        await resolve(self.results.values(), self.options, deadline, self.resolver)
         by_address = targets_by_address(self.results.values(), self.options)
         self.address_count = len(by_address)
         self.jobs = plan(by_address, self.settings.checks)

@@ -40,7 +40,7 @@ def copies(findings: list[Finding], targets: list[Target]) -> list[Finding]:
     """A server-level finding for every domain the address serves; the first domain owns the transcript."""
     return [Finding(rule=finding.rule, status=finding.status, summary=finding.summary, domain=target.domain,
                     mx=target.mx, address=finding.address, transcript=finding.transcript, rfc=finding.rfc,
-                    transcript_owner=index == 0)
+                    transcript_owner=index == 0, applies=finding.applies)
             for index, target in enumerate(targets) for finding in findings]
 
 

@@ -72,12 +72,13 @@ def make_resolver(options: Options) -> Resolver:
                     max_mx_hosts=options.max_mx_hosts)
 
 
-async def resolve(results: t.Iterable[DomainResult], options: Options, deadline: float) -> None:
+async def resolve(results: t.Iterable[DomainResult], options: Options, deadline: float,
+                  resolver: Resolver | None = None) -> None:
     """The MX set of every valid domain, at most concurrency domains at once, none past the deadline."""
     pending = [result for result in results if result.invalid is None]
     if options.addresses or not pending:
         return
-    resolver = make_resolver(options)
+    resolver = resolver or make_resolver(options)
     queue = iter(pending)
 
     async def worker() -> None:

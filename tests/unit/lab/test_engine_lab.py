@@ -163,15 +163,22 @@ def test_verdicts_never_green_by_accident(lab):
                'null-mx.lab.test']
     result = audit(options(lab.port, lab.dns.port, timeout=1.0), domains).run()
     verdicts = {d['domain']: d['verdict'] for d in result['domains']}
-    assert verdicts == {'compliant.lab.test': 'compliant', 'open-relay.lab.test': 'noncompliant',
+    # The lab's reference server is RFC 5321 conformant but offers no STARTTLS: TLS-1 (severity high) counts.
+    assert verdicts == {'compliant.lab.test': 'noncompliant', 'open-relay.lab.test': 'noncompliant',
                         'nxdomain.lab.test': 'unverified', 'never-greets.lab.test': 'unverified',
                         'null-mx.lab.test': 'compliant'}
     assert result['verdict'] == 'noncompliant' and result['compliant'] is False
     by_domain = {d['domain']: d for d in result['domains']}
     assert by_domain['nxdomain.lab.test']['coverage'] == {'decided': 0, 'probed': 1, 'percent': 0.0}
     assert 'PM-1' in by_domain['never-greets.lab.test']['undecided_rules']
-    assert by_domain['compliant.lab.test']['coverage']['decided'] == by_domain['compliant.lab.test']['coverage']['probed']
-    only_good = audit(options(lab.port, lab.dns.port), ['compliant.lab.test']).run()
+    # TLS-2..TLS-7 do not apply without STARTTLS (skipped, applies=False): decided. ID-1 and ID-2 are judged with
+    # the run's resolver. Everything is decided; only TLS-1 failed.
+    coverage = by_domain['compliant.lab.test']['coverage']
+    assert 'undecided_rules' not in by_domain['compliant.lab.test']
+    assert coverage['decided'] == coverage['probed']
+    counted = [f['rule'] for f in by_domain['compliant.lab.test']['findings'] if f['status'] == 'fail']
+    assert counted == ['TLS-1']
+    only_good = audit(options(lab.port, lab.dns.port), ['tls-valid.lab.test']).run()
     assert only_good['verdict'] == 'compliant' and only_good['compliant'] is True
 
 
@@ -182,7 +189,7 @@ def test_a_working_run_is_not_a_blocked_vantage_point(lab):
 
 # ------------------------------------------------------------------ same verdicts as the single-check modules
 
-SINGLE = ('postmaster', 'null_sender', 'recipient', 'relay', 'pipelining', 'session')
+SINGLE = ('postmaster', 'null_sender', 'recipient', 'relay', 'pipelining', 'session', 'tls', 'identity')
 
 
 def single_check_statuses(opts, domains):
@@ -248,7 +255,8 @@ def test_retry_4xx_tries_once_more_and_stays_inconclusive(lab):
 
 
 def test_stats_roll_up(lab):
-    domains = ['compliant.lab.test', 'no-postmaster.lab.test', 'null-mx.lab.test', 'servfail.lab.test',
+    # tls-valid: the compliant reference with STARTTLS (compliant.lab.test offers none and fails TLS-1).
+    domains = ['tls-valid.lab.test', 'no-postmaster.lab.test', 'null-mx.lab.test', 'servfail.lab.test',
                'greeting-554.lab.test']
     result = audit(options(lab.port, lab.dns.port), domains).run()
     stats = result['stats']
@@ -261,7 +269,8 @@ def test_stats_roll_up(lab):
 
 def test_five_thousand_domains(farm_factory):
     """The CI-sized bulk run: 5,000 domains over 50 addresses, every check, within its budget."""
-    behaviours = ('compliant',) * 8 + ('open_relay', 'no_postmaster')  # 20 % of the addresses fail something
+    # tls_valid: the compliant reference with STARTTLS; open_relay and no_postmaster offer none (TLS-1 fails too).
+    behaviours = ('tls_valid',) * 8 + ('open_relay', 'no_postmaster')  # 20 % of the addresses fail something
     farm = farm_factory(50, 100, behaviours=behaviours)
     started = time.monotonic()
     result = audit(farm.options(timeout=10.0), farm.domains).run()

@@ -134,3 +134,14 @@ def test_every_bad_option_is_named_in_the_order_written():
         parse({'port': 99999, 'timeout': 0, 'domain': 'bad name', 'helo_name': 'audit.example.net'})
     message = str(info.value)
     assert message.index('port:') < message.index('timeout:') < message.index('domain:'), message
+def test_tls_ca_file_is_checked_before_a_packet_is_sent(tmp_path):
+    base = {'helo_name': 'audit.example.net'}
+    assert parse(dict(base), require_domain=False).tls_ca_file is None
+    bundle = tmp_path / 'ca.pem'
+    bundle.write_text('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n')
+    assert parse(dict(base, tls_ca_file=str(bundle)), require_domain=False).tls_ca_file == str(bundle)
+    with pytest.raises(OptionError, match='tls_ca_file: cannot read'):
+        parse(dict(base, tls_ca_file=str(tmp_path / 'missing.pem')), require_domain=False)
+    (tmp_path / 'key.pem').write_text('-----BEGIN PRIVATE KEY-----\n')
+    with pytest.raises(OptionError, match='holds no PEM certificate'):
+        parse(dict(base, tls_ca_file=str(tmp_path / 'key.pem')), require_domain=False)

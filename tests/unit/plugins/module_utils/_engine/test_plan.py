@@ -24,8 +24,9 @@ def test_every_check_at_one_address():
     assert [shape(job) for job in jobs] == [
         (['pipelining'], 10), (['session'], 10),                  # sessions of their own, long waits first
         (['postmaster', 'recipient'], DOMAINS_PER_SESSION),       # per domain, a transaction each
-        (['null_sender', 'relay'], 10),                           # once per address, for every domain
+        (['null_sender', 'relay', 'identity'], 10),               # once per address, for every domain
         (['postmaster', 'recipient'], 10 - DOMAINS_PER_SESSION),
+        (['tls'], 10),                                            # STARTTLS: a short session of its own
     ]
     assert all(job.address == '192.0.2.1' for job in jobs)
 
