@@ -134,6 +134,8 @@ def test_every_bad_option_is_named_in_the_order_written():
         parse({'port': 99999, 'timeout': 0, 'domain': 'bad name', 'helo_name': 'audit.example.net'})
     message = str(info.value)
     assert message.index('port:') < message.index('timeout:') < message.index('domain:'), message
+
+
 def test_tls_ca_file_is_checked_before_a_packet_is_sent(tmp_path):
     base = {'helo_name': 'audit.example.net'}
     assert parse(dict(base), require_domain=False).tls_ca_file is None
