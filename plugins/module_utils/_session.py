@@ -567,12 +567,6 @@ class SMTPSession:
                 self._record(line)
         return replies
 
-    def _feed(self, data: bytes) -> None:
-        try:
-            self._queued.extend(self._parser.feed(data))
-        except protocol.ReplyError as exc:
-            self._malformed(exc)
-
     @property
     def tls(self) -> ssl.SSLObject | None:
         """The TLS state after a successful STARTTLS, else None."""
