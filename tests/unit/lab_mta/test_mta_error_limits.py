@@ -106,5 +106,5 @@ def test_postfix_hard_error_limit_rl2_passes_with_every_form_decided(lab, postfi
 
 def test_postfix_error_limit_is_no_back_off(lab, postfix):
     """The 421 of the error limit is a reason to reconnect: every later job at the address still runs."""
-    verdicts, result = every_rule(lab, 'postfix-error-limits.lab.test', postfix.port)
+    verdicts, _result = every_rule(lab, 'postfix-error-limits.lab.test', postfix.port)
     assert {status for status, _summary in verdicts.values()} == {'pass'}, verdicts
