@@ -100,7 +100,7 @@ def test_postfix_hard_error_limit_rl2_passes_with_every_form_decided(lab, postfi
     # and end with our QUIT (which smtpd, at its limit by then, answers with its 421).
     # (the first close is seen as such, or - when the 421 races the close - as the next connection starting early)
     assert sum(line.startswith('** the server ended the connection after 3 refused commands') for line in lines) <= 1
-    assert any(line.startswith('S: 421 4.7.0') and 'too many errors' in line for line in lines)
+    # Whether smtpd's 421 shows in the transcript depends on when it races its close (see test_resilience_lab.py).
     assert sum(line.startswith('S: 220 ') for line in lines) <= probe_module.MAX_CONNECTIONS
 
 
