@@ -201,19 +201,16 @@ def read_domains_file(path: str) -> list[str]:
         data = _read_regular_file(path)
     except OSError as exc:
         raise OptionError('domains_file: cannot read %s: %s' % (path, exc.strerror or exc))
-    domains = []
+    lines = []
     for number, raw in enumerate(data.splitlines(), 1):
         if number > DOMAINS_FILE_MAX_LINES:
             raise OptionError('domains_file: %s has more than %d lines' % (path, DOMAINS_FILE_MAX_LINES))
         try:
-            line = raw.decode('utf-8')
+            lines.append(raw.decode('utf-8'))
         except UnicodeDecodeError as exc:
             raise OptionError('domains_file: %s line %d is not UTF-8 (%s at byte %d of the line)'
                               % (path, number, exc.reason, exc.start + 1))
-        text = line.split('#', 1)[0].strip()
-        if text:
-            domains.append(text)
-    return domains
+    return parse_domain_lines(lines)
 
 
 def _read_regular_file(path: str) -> bytes:
