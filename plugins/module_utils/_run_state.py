@@ -16,6 +16,7 @@ one timeout of wall time, and a 421 from being answered with more sessions.
 
 from __future__ import annotations
 
+import typing as t
 from dataclasses import dataclass
 
 from . import _protocol as protocol
@@ -54,6 +55,9 @@ class RunState:
         self.unreachable: dict[str, str] = {}   # address -> 'refused' | 'timeout' | 'unreachable'
         self.reached: set[str] = set()
         self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
+        # What several checks fetch alike within a run (the certificate an MX host presents at an address), by key:
+        # the first asker's task, awaited by the others (see _checks/starttls.presented_once).
+        self.shared: dict[t.Hashable, t.Any] = {}
 
     def count(self, name: str) -> None:
         self.counters[name] += 1

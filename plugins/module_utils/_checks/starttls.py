@@ -20,6 +20,7 @@ missing STARTTLS or a failed handshake means under their policy.
 
 from __future__ import annotations
 
+import asyncio
 import typing as t
 from dataclasses import dataclass, field
 
@@ -90,6 +91,20 @@ async def presented(target: Target, settings: ProbeSettings) -> Presented:
             except smtp.SessionError:
                 pass
         session.abort()
+
+
+async def presented_once(target: Target, settings: ProbeSettings) -> Presented:
+    """``presented``, once per run for each MX host name and address: every check and domain that asks shares it.
+
+    A host name serving thousands of domains is fetched once, whichever check asks first; the others
+    await the same task. The transcript is the one session's.
+    """
+    key = ('starttls.presented', server_name(target), target.address)
+    task = settings.run.shared.get(key)
+    if task is None:
+        task = asyncio.ensure_future(presented(target, settings))
+        settings.run.shared[key] = task
+    return await asyncio.shield(task)
 
 
 async def _fetch(session: smtp.SMTPSession, target: Target, settings: ProbeSettings) -> Presented:

@@ -54,3 +54,16 @@ def test_an_unreachable_address_is_no_session(lab):
     settings = ProbeSettings(port=lab.port, helo_name='audit.lab.test', mail_from='postmaster@audit.lab.test', timeout=1.0)
     found = asyncio.run(starttls.presented(target, settings))
     assert found.outcome == starttls.NO_SESSION and found.problem is not None
+
+
+def test_presented_once_opens_one_session_per_host_and_address(lab):
+    target = Target(lab.domain('tls_valid'), 'mx.' + lab.domain('tls_valid'), lab.address('tls_valid'))
+    settings = ProbeSettings(port=lab.port, helo_name='audit.lab.test', mail_from='postmaster@audit.lab.test', timeout=2.0)
+
+    async def many():
+        return await asyncio.gather(*(starttls.presented_once(target, settings) for _ in range(5)))
+
+    before = settings.run.counters['sessions']
+    found = asyncio.run(many())
+    assert settings.run.counters['sessions'] - before == 1
+    assert all(item is found[0] for item in found) and found[0].outcome == starttls.UPGRADED
