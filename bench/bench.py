@@ -797,6 +797,8 @@ class Bench:
             row['ratios'] = {name: value['seconds'] / row['playbook_wall'] for name, value in row['baselines'].items()}
             if 'breakdown' in entry:
                 row['breakdown'] = entry['breakdown']
+            if 'tls_cost' in entry:
+                row['tls_cost'] = entry['tls_cost']
             if 'py_spy' in entry:
                 row['py_spy'] = entry['py_spy']
             if 'profile' in entry:
