@@ -53,6 +53,10 @@ SWAKS_PROBES = 2
 # Check groups of the breakdown runs: the engine's job kinds (server = null sender + relay; envelope = postmaster
 # + recipient, several domains a session), and DNS alone.
 BREAKDOWN = (('mx',), ('session',), ('pipelining',), ('null_sender', 'relay'), ('postmaster', 'recipient'))
+# The tls-cost runs (at the smallest N, quick too): the conformance checks alone, against the engine run of every
+# check (the conformance ones with tls and identity added); the difference is their cost, in the same run and lab.
+CONFORMANCE = ('mx', 'session', 'postmaster', 'null_sender', 'relay', 'recipient', 'pipelining')
+TLS_COST = (('conformance', CONFORMANCE), ('with_tls', CONFORMANCE + ('tls', 'identity')))
 
 # py-spy (optional): where the CPU samples of the ansible-playbook run fall. First match wins, per process kind.
 SPY_CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -296,6 +300,7 @@ def cmd_engine(args: argparse.Namespace) -> int:
         'resolver': {'nameservers': [state['dns']['host']], 'port': state['dns']['port'], 'timeout': 5.0},
         'concurrency': args.concurrency, 'per_address': args.per_address,
         'allow_private_addresses': True,  # the bulk lab's MX hosts are on 127.0.0.0/8
+        'tls_ca_file': state.get('tls_ca_file'),  # the bulk lab's CA: its compliant servers' certificates validate
     }, require_domain=False)
     checks = tuple(args.checks.split(',')) if args.checks else CHECK_IDS
     settings = RunSettings(checks=checks, transcripts='failures', relay_recipient=RELAY_TO)
@@ -322,6 +327,9 @@ def cmd_engine(args: argparse.Namespace) -> int:
     }
     if args.exit_path:
         summary['exit_path'] = exit_path(result)
+    if args.result_bytes:
+        # The size of the result file (output_file) this run would write: its domains and stats as JSON.
+        summary['result_bytes'] = len(json.dumps(result, separators=(',', ':')).encode('utf-8'))
     if profiler is not None:
         profiler.dump_stats(args.profile + '.pstats')
         text = io.StringIO()
@@ -414,6 +422,7 @@ class Bench:
 
     def common_vars(self, lab: LabProcess) -> dict[str, t.Any]:
         return {'bench_smtp_port': lab.state['smtp_port'], 'bench_dns_port': lab.state['dns']['port'],
+                'bench_tls_ca_file': lab.state.get('tls_ca_file') or '',
                 'bench_timeout': self.args.timeout, 'ansible_python_interpreter': self.python}
 
     def ideal(self, replies: int) -> float:
@@ -504,7 +513,7 @@ class Bench:
 
     def run_engine(self, lab: LabProcess, *, concurrency: int | None = None, only: list[str] | None = None,
                    profile: bool = False, exit_path: bool = False, tag: str = 'engine',
-                   checks: tuple[str, ...] = ()) -> dict[str, t.Any]:
+                   checks: tuple[str, ...] = (), result_bytes: bool = False) -> dict[str, t.Any]:
         n = lab.n
         json_out = self.out / ('%s-%d.json' % (tag, n))
         if json_out.exists():
@@ -521,6 +530,8 @@ class Bench:
             cmd += ['--exit-path']
         if checks:
             cmd += ['--checks', ','.join(checks)]
+        if result_bytes:
+            cmd += ['--result-bytes']
         lab.control('reset')
         run = run_measured(cmd, cwd=ROOT, timeout=self.args.run_timeout, log_path=self.log_path)
         lab_stats = lab.control('stats')
@@ -586,7 +597,8 @@ class Bench:
                 entry['playbook'] = self.run_playbook(lab)
                 self._report_run(n, 'ansible-playbook', entry['playbook']['wall'], entry['playbook']['lab'])
                 log('N=%d: the engine directly (Engine(...).run() in a fresh Python)' % n)
-                entry['engine'] = self.run_engine(lab, exit_path=True)
+                # Every check, named: the tls-cost comparison below takes this run as its "with tls" side.
+                entry['engine'] = self.run_engine(lab, exit_path=True, checks=TLS_COST[1][1], result_bytes=index == 0)
                 self._report_run(n, 'engine', entry['engine']['engine']['seconds'], entry['engine']['lab'])
                 if args.py_spy and n == sizes[-1]:
                     log('N=%d: ansible-playbook again under py-spy (not a measurement)' % n)
@@ -596,6 +608,7 @@ class Bench:
                     entry['profile'] = self.run_engine(lab, profile=True, tag='profile')
                 self.results['sizes'][n] = entry
                 if index == 0:
+                    entry['tls_cost'] = self.run_tls_cost(lab, entry['engine'])
                     if args.breakdown:
                         entry['breakdown'] = self.run_breakdown(lab)
                     self.run_baselines(lab)
@@ -631,6 +644,42 @@ class Bench:
             out[','.join(group)] = {'seconds': run['engine']['seconds'], 'replies': run['lab']['replies'],
                                     'connections': run['lab']['connections'], 'verbs': run['lab']['verbs'],
                                     'sessions': run['engine']['stats'].get('sessions')}
+        return out
+
+    def run_tls_cost(self, lab: LabProcess, with_tls: dict[str, t.Any]) -> dict[str, t.Any]:
+        """The conformance checks alone against ``with_tls`` (the engine run with tls and identity added, just made):
+        what the two checks add per address and per domain."""
+        out: dict[str, t.Any] = {}
+        for name, checks in TLS_COST:
+            if name == 'with_tls':
+                run = with_tls
+            else:
+                log('N=%d: tls cost: the engine with %s only' % (lab.n, ','.join(checks)))
+                run = self.run_engine(lab, checks=checks, tag='tls-cost-' + name, result_bytes=True)
+            engine = run['engine']
+            out[name] = {'checks': list(checks), 'seconds': engine['seconds'], 'cpu': engine['cpu'],
+                         'maxrss_kb': engine['maxrss_kb'], 'result_bytes': engine['result_bytes'],
+                         'sessions': engine['stats'].get('sessions'), 'replies': run['lab']['replies'],
+                         'connections': run['lab']['connections'], 'connection_seconds': run['lab']['connection_seconds'],
+                         'compliant': engine['stats'].get('compliant')}
+        base, tls_run = out['conformance'], out['with_tls']
+        m, n = lab.m, lab.n
+        added = {
+            'ms_per_address': 1000.0 * (tls_run['seconds'] - base['seconds']) / m,
+            'connection_ms_per_address': 1000.0 * (tls_run['connection_seconds'] - base['connection_seconds']) / m,
+            'sessions_per_address': (tls_run['connections'] - base['connections']) / m,
+            'replies_per_address': (tls_run['replies'] - base['replies']) / m,
+            'cpu_ms_per_address': 1000.0 * (tls_run['cpu'] - base['cpu']) / m,
+            'result_bytes_per_domain': (tls_run['result_bytes'] - base['result_bytes']) / n,
+        }
+        ratios = {key: (tls_run[key] / base[key]) if base[key] else None
+                  for key in ('seconds', 'connection_seconds', 'connections', 'replies', 'cpu', 'result_bytes', 'maxrss_kb')}
+        out.update(added=added, ratios=ratios, addresses=m, domains=n)
+        log('N=%d: tls+identity add %.1f ms wall and %.0f ms of connection time per address, %.2f sessions and %.1f '
+            'replies per address, %.0f bytes of result per domain (wall x%.2f, sessions x%.2f, result x%.2f)' % (
+                n, added['ms_per_address'], added['connection_ms_per_address'], added['sessions_per_address'],
+                added['replies_per_address'], added['result_bytes_per_domain'], ratios['seconds'] or 0,
+                ratios['connections'] or 0, ratios['result_bytes'] or 0))
         return out
 
     def run_baselines(self, lab: LabProcess) -> None:
@@ -748,6 +797,8 @@ class Bench:
             row['ratios'] = {name: value['seconds'] / row['playbook_wall'] for name, value in row['baselines'].items()}
             if 'breakdown' in entry:
                 row['breakdown'] = entry['breakdown']
+            if 'tls_cost' in entry:
+                row['tls_cost'] = entry['tls_cost']
             if 'py_spy' in entry:
                 row['py_spy'] = entry['py_spy']
             if 'profile' in entry:
@@ -1089,6 +1140,8 @@ def render_report(results: dict[str, t.Any], args: argparse.Namespace) -> str:
                    'open after the last reply anywhere (waiting for a timeout): %.1f s.' % (
                        verbs, row['connections'] / int(n), ph.get('waiting_after_last_reply', 0)))
         out.append('')
+        if row.get('tls_cost'):
+            out += tls_cost_lines(n, row['tls_cost'])
         if row.get('breakdown'):
             total = sum(item['replies'] for item in row['breakdown'].values()) or 1
             out.append('Round trips by check at N = %s (the engine run once per group of checks; a group\'s ideal is '
@@ -1137,6 +1190,30 @@ def render_report(results: dict[str, t.Any], args: argparse.Namespace) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- main
+
+def tls_cost_lines(n: t.Any, cost: dict[str, t.Any]) -> list[str]:
+    """The report's table of the tls-cost runs: the conformance checks alone, then with tls and identity."""
+    added, ratios = cost['added'], cost['ratios']
+    out = ['The tls and identity checks\' cost at N = %s over M = %d addresses (the engine twice in the same lab: the '
+           'conformance checks alone, then with tls and identity added; the compliant addresses offer STARTTLS with a '
+           'certificate of the lab CA, passed as tls_ca_file):' % (n, cost['addresses']), '',
+           '| checks | engine wall | CPU | sessions | replies | connection-seconds | result JSON | peak RSS | compliant domains |',
+           '|---|---|---|---|---|---|---|---|---|']
+    for name in ('conformance', 'with_tls'):
+        item = cost[name]
+        out.append('| %s | %.1f s | %.1f s | %d | %d | %.0f s | %.2f MB | %.0f MB | %s |' % (
+            'conformance' if name == 'conformance' else '+ tls, identity', item['seconds'], item['cpu'],
+            item['connections'], item['replies'], item['connection_seconds'], item['result_bytes'] / 1e6,
+            item['maxrss_kb'] / 1024.0, item['compliant']))
+    out += ['', 'Added per address: %.1f ms of wall (at this concurrency), %.0f ms of connection time, %.2f sessions, '
+            '%.1f replies, %.1f ms of CPU; per domain %.0f bytes of result. Ratios to the baseline: wall x%.2f, '
+            'connection time x%.2f, sessions x%.2f, replies x%.2f, CPU x%.2f, result x%.2f, peak RSS x%.2f.' % (
+                added['ms_per_address'], added['connection_ms_per_address'], added['sessions_per_address'],
+                added['replies_per_address'], added['cpu_ms_per_address'], added['result_bytes_per_domain'],
+                ratios['seconds'] or 0, ratios['connection_seconds'] or 0, ratios['connections'] or 0,
+                ratios['replies'] or 0, ratios['cpu'] or 0, ratios['result_bytes'] or 0, ratios['maxrss_kb'] or 0), '']
+    return out
+
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Write the report again from a run's results.json (after a change to the report, without measuring again)."""
@@ -1206,6 +1283,7 @@ def main(argv: list[str] | None = None) -> int:
     engine.add_argument('--only', help='only these domains (comma-separated)')
     engine.add_argument('--checks', help='only these checks (comma-separated; default all)')
     engine.add_argument('--profile', help='run under cProfile; text report here, pstats next to it')
+    engine.add_argument('--result-bytes', action='store_true', help='also measure the result as JSON (bytes)')
     engine.add_argument('--exit-path', action='store_true',
                         help='after the run, also time what exit_json() does with the result (remove_values, JSON)')
 

@@ -26,7 +26,12 @@ import warnings
 from dataclasses import dataclass, field
 
 CRYPTOGRAPHY_IMPORT_ERROR: str | None
+# What parsing and verifying a server's certificate bytes can raise: the certificate is unreadable, the audit goes on.
+# cryptography's x509 errors are not ValueErrors; tests/unit/plugins/module_utils/test__tls_hostile.py feeds hostile
+# DER (hand-made defects, every truncation and byte change, random splices) and finds nothing else.
+CERTIFICATE_ERRORS: tuple[type[Exception], ...] = (ValueError, TypeError)
 try:
+    from cryptography import exceptions as crypto_exceptions
     from cryptography import x509
     from cryptography.x509 import verification
     from cryptography.x509.oid import NameOID
@@ -34,6 +39,9 @@ except ImportError:  # pragma: no cover - the rules that need it report skipped
     CRYPTOGRAPHY_IMPORT_ERROR = traceback.format_exc()
 else:
     CRYPTOGRAPHY_IMPORT_ERROR = None
+    CERTIFICATE_ERRORS += (x509.InvalidVersion, x509.DuplicateExtension, x509.UnsupportedGeneralNameType,
+                           verification.VerificationError, crypto_exceptions.UnsupportedAlgorithm,
+                           crypto_exceptions.InvalidSignature, crypto_exceptions.InternalError)
 
 # The DER format for _ssl.Certificate.public_bytes (ssl.ENCODING_DER from Python 3.13 on).
 _ENCODING_DER = 2

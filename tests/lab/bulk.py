@@ -21,6 +21,11 @@ the last reply and the last close came, the never-greeting connections' time
 window, the longest and the last connections) and ``reset``. Counters are
 plain numbers: nothing per command is kept, whatever N is.
 
+The compliant addresses offer STARTTLS (RFC 3207) with a certificate for their
+MX host name from the lab CA of the lab process (tests/lab/tls.py; its file is
+``tls_ca_file`` in the state file), so that the tls check does what it does
+at a real MX: the handshake, the certificate, the TLS 1.0/1.1 probe.
+
 Addresses are 127.3.0.1 upwards (127.3.0.0/16, away from the default lab's
 127.0.1.x and Postfix's 127.0.2.x); DNS listens on 127.0.0.1. Nothing leaves
 the loopback.
@@ -40,7 +45,7 @@ from typing import Any, Optional
 
 from .dns_server import LabDNSServer
 from .scenario import DNS_HOST, ServerSpec
-from .smtp_server import BEHAVIOURS, LabSMTPServer, SMTPSession
+from .smtp_server import BEHAVIOURS, LabSMTPServer, SMTPSession, StartTLS
 
 BULK_PORT = 2530
 BULK_NET = "127.3."
@@ -226,6 +231,14 @@ class CountingSession(SMTPSession):
         counters.last_reply = time.monotonic()
 
 
+class BulkStartTLS(StartTLS):
+    """The compliant behaviour with STARTTLS; unlike the default lab's, it keeps no list of the SNI names seen."""
+
+    def server_context(self) -> Any:
+        from .tls import lab_ca  # pylint: disable=import-outside-toplevel
+        return lab_ca().server_context(self.name, self.certificate_kind)
+
+
 class BulkSMTPServer(LabSMTPServer):
     """A LabSMTPServer that counts instead of recording command lines."""
 
@@ -233,7 +246,7 @@ class BulkSMTPServer(LabSMTPServer):
         super().__init__(behaviour, host, port, **kw)
         self.counters = counters
         self.domain_set = frozenset(d.lower().rstrip(".") for d in self.options.get("domains") or ())
-        base = BEHAVIOURS[behaviour]
+        base = BulkStartTLS if behaviour == "compliant" else BEHAVIOURS[behaviour]
         self.session_class = type("Counting" + base.__name__, (CountingSession, base), {})
 
     def record(self, line: str) -> None:
@@ -306,6 +319,8 @@ class BulkRunner:
                                        reply_delay=reply_delay, options=spec.options)
                         for spec in lab.specs()]
         self.reply_delay = reply_delay
+        from .tls import lab_ca  # pylint: disable=import-outside-toplevel
+        self.tls_ca_file = lab_ca().ca_file  # the CA of the compliant servers' certificates, made now
         self.control_port = 0
         self._control: Optional[asyncio.AbstractServer] = None
         self._started: list[Any] = []
@@ -387,6 +402,7 @@ class BulkRunner:
             "domains": self.lab.n,
             "addresses": self.lab.m,
             "behaviours": self.lab.counts(),
+            "tls_ca_file": self.tls_ca_file,
         }
 
     async def _control_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -12,7 +12,7 @@ instance is neither started nor stopped, whether it runs or not.  As root, ``pos
 needs no ``alternate_config_directories`` entry in the default main.cf (only set-gid
 commands such as sendmail and postdrop would, and the lab never runs them).
 
-The instance runs six smtpd services, each on its own 127.0.2.x address and the lab
+The instance runs seven smtpd services, each on its own 127.0.2.x address and the lab
 port (2525, or ``MXAUDIT_POSTFIX_LAB_PORT``), each with a named behaviour.  They share main.cf (users, transports,
 safety settings) and differ only through ``-o`` overrides on their master.cf entries:
 
@@ -28,6 +28,11 @@ safety settings) and differ only through ``-o`` overrides on their master.cf ent
 - Nothing ever leaves 127.0.0.0/8: no reverse lookups of clients
   (``smtpd_peername_lookup = no``), no DNS-based restrictions, no DNS in the SMTP
   or LMTP clients, no relayhost.
+- One instance offers STARTTLS (``postfix_tls``): its certificate names its MX host and is issued
+  by a CA of the lab directory's own (config/tls/ca.pem, made by tests/lab/tls.py when missing or
+  when the certificate has less than 30 days left; the CA's key is never kept).  The test process's
+  ``lab_ca()`` cannot sign it: that CA is made anew in every process, and this instance outlives them.
+  Tests pass ``PostfixLab.tls_ca_file`` as ``tls_ca_file``.
 - main.cf and master.cf are written whole (nothing is inherited from /etc/postfix),
   and no service is chrooted: the private queue directory has no copies of
   /etc/services, /etc/resolv.conf and the like, which a chroot would need.
@@ -45,6 +50,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import importlib.util
 import os
 import shutil
 import socket
@@ -64,7 +70,12 @@ INSTANCES = {
     'postfix_null_sender_refused': ('127.0.2.4', 'postfix-null-sender-refused.lab.test'),
     'postfix_accept_all': ('127.0.2.5', 'postfix-accept-all.lab.test'),
     'postfix_error_limits': ('127.0.2.6', 'postfix-error-limits.lab.test'),
+    'postfix_tls': ('127.0.2.7', 'postfix-tls.lab.test'),
 }
+# Instances with a certificate of the lab directory's CA (config/tls/): its SAN is the MX host name.
+TLS_INSTANCES = ('postfix_tls',)
+# The protocols the TLS instance allows: 1.2 and newer (RFC 8996), opportunistic and mandatory alike.
+TLS_PROTOCOLS = '!SSLv2,!SSLv3,!TLSv1,!TLSv1.1'
 
 # Local users every instance knows (on top of the system accounts in /etc/passwd).
 LAB_USERS = ('postmaster', 'abuse', 'hostmaster', 'webmaster', 'alice', 'bob')
@@ -202,6 +213,23 @@ INSTANCE_OVERRIDES = {
     'postfix_error_limits': (
         ('smtpd_hard_error_limit', '3'),
     ),
+    # STARTTLS done right (TLS-1 to TLS-8, LF-1 pass): opportunistic TLS with a certificate for its MX host name,
+    # TLS 1.2 and newer only, no AUTH at all (so none before TLS).  Postfix discards the plaintext input buffered
+    # before the handshake (the CVE-2011-0411 fix, Postfix 2.8.0), so TLS-7 needs nothing.  Postfix 3.7 takes a bare
+    # LF as the end of a command unless smtpd_forbid_bare_newline=reject (backported to 3.7.10; Debian 12 has 3.7.11):
+    # "yes" is an alias of "normalize", which still answers "NOOP<LF>" (LF-1 warns).  With "reject" smtpd answers
+    # "550 5.5.2 Error: bare <LF> received".  The auditor's 127.0.0.1 is outside mynetworks, so
+    # smtpd_forbid_bare_newline_exclusions ($mynetworks) does not spare it.
+    'postfix_tls': (
+        ('smtpd_tls_security_level', 'may'),
+        ('smtpd_tls_cert_file', '{tls}/cert.pem'),
+        ('smtpd_tls_key_file', '{tls}/key.pem'),
+        ('smtpd_tls_protocols', TLS_PROTOCOLS),
+        ('smtpd_tls_mandatory_protocols', TLS_PROTOCOLS),
+        ('smtpd_tls_auth_only', 'yes'),
+        ('smtpd_sasl_auth_enable', 'no'),
+        ('smtpd_forbid_bare_newline', 'reject'),
+    ),
 }
 
 # Lookup tables written to the lab's configuration directory (texthash: no postmap needed).
@@ -218,6 +246,24 @@ LAB_FILES = {
     # smtpd_null_access_lookup_key is "<>" by default.
     'null_sender_access': '<> 550 5.7.1 Null sender not accepted\n',
 }
+
+
+_TLS_MODULE = None
+
+
+def _lab_tls():
+    """tests/lab/tls.py, loaded by path on first use: postfix.py also runs alone (python tests/lab/postfix.py up)."""
+    global _TLS_MODULE  # pylint: disable=global-statement
+    if _TLS_MODULE is None:
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'tls.py')
+        spec = importlib.util.spec_from_file_location('mxaudit_lab_postfix_tls', path)
+        module = importlib.util.module_from_spec(spec)
+        try:
+            spec.loader.exec_module(module)
+        except ImportError as exc:
+            raise PostfixError('the TLS instance needs the cryptography package (%s)' % exc) from exc
+        _TLS_MODULE = module
+    return _TLS_MODULE
 
 
 def short_name(name):
@@ -377,6 +423,7 @@ class PostfixLab:
         self.queue_dir = os.path.join(self.root, 'queue')
         self.data_dir = os.path.join(self.root, 'data')
         self.maillog_path = os.path.join(self.root, 'maillog')
+        self.tls_dir = os.path.join(self.config_dir, 'tls')
         self.instances = dict(INSTANCES)
         # Outside the lab directory, so that remove() can delete that under the lock.
         self.lock_path = os.path.join(tempfile.gettempdir(), 'mxaudit-lab-postfix-%08x.lock' % zlib.crc32(self.root.encode()))
@@ -399,6 +446,11 @@ class PostfixLab:
     def address(self, name):
         """(address, port) of instance ``name``."""
         return self.instances[name][0], self.port
+
+    @property
+    def tls_ca_file(self):
+        """The CA certificate (PEM) that issued the TLS instances' certificates: the tls_ca_file of the tests."""
+        return os.path.join(self.tls_dir, 'ca.pem')
 
     # -- commands ------------------------------------------------------------------
 
@@ -436,7 +488,7 @@ class PostfixLab:
 
     def _fmt(self, value):
         for key, path in (('{root}', self.root), ('{queue}', self.queue_dir), ('{data}', self.data_dir),
-                          ('{maillog}', self.maillog_path), ('{lab}', self.lab_dir)):
+                          ('{maillog}', self.maillog_path), ('{lab}', self.lab_dir), ('{tls}', self.tls_dir)):
             value = value.replace(key, path)
         return value
 
@@ -515,9 +567,18 @@ class PostfixLab:
         changed = False
         for fname, content in LAB_FILES.items():
             changed |= self._write_if_changed(os.path.join(self.lab_dir, fname), content)
+        changed |= self._configure_tls()
         changed |= self._write_if_changed(os.path.join(self.config_dir, 'main.cf'), self.main_cf())
         changed |= self._write_if_changed(os.path.join(self.config_dir, 'master.cf'), self.master_cf())
         return changed
+
+    def _configure_tls(self):
+        """The CA and the certificate of the TLS instances in config/tls; True when they were (re)made."""
+        names = [hostname_of(name) for name in TLS_INSTANCES if name in self.instances]
+        if not names:
+            return False
+        self._makedirs(self.tls_dir)
+        return _lab_tls().write_ca_and_leaf(self.tls_dir, names)[3]
 
     def remove(self):
         """Stop the lab instance and delete its directory (only one that configure() made)."""

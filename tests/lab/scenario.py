@@ -26,6 +26,7 @@ POSTFIX_INSTANCES = (
     "postfix_null_sender_refused",
     "postfix_accept_all",
     "postfix_error_limits",
+    "postfix_tls",
 )
 # Real Exim (tests/lab/exim.py), unpacked from the Debian package and run with the lab's own configuration.
 EXIM_NET = "127.0.3."
@@ -170,6 +171,9 @@ def default_lab(port: int = LAB_PORT, dns_port: int = DNS_PORT, slow_delay: Opti
             continue
         name = "host.elsewhere.lab.test." if spec.behaviour == "identity_ptr_mismatch" else _fqdn(spec.name)
         records[_reverse_name(spec.address)] = {"PTR": [name]}
+    # The Postfix instances too (the identity check against a real MTA, postfix_tls).
+    for spec in postfix:
+        records[_reverse_name(spec.address)] = {"PTR": [_fqdn(spec.name)]}
     records["host.elsewhere.lab.test."] = {"A": ["127.0.9.9"]}
     # The IPv6 path: a second compliant server on [::1] for ipv6.lab.test (its A record is the IPv4 one).
     servers.append(ServerSpec("compliant", "::1", "mx.ipv6.lab.test", "ipv6.lab.test",

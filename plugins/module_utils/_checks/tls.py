@@ -240,9 +240,9 @@ def judge_certificates(chain: list[bytes], host: str | None, ca_file: str | None
         return
     try:
         facts = tls.certificate_facts(chain[0])
-    except Exception as exc:  # pylint: disable=broad-exception-caught
+    except tls.CERTIFICATE_ERRORS as exc:
         # The server's bytes, parsed by a library with many error types (ValueError, DuplicateExtension, ...):
-        # whatever it raises is the server's certificate being unreadable, never a crash of the audit.
+        # each is the server's certificate being unreadable, never a crash of the audit (test__tls_hostile.py).
         verdicts.rest(CERTIFICATE_RULES, (WARN, 'the server certificate cannot be parsed: %s' % exc))
         return
     anchors_from = 'tls_ca_file %s' % ca_file if ca_file else 'the system trust store'
@@ -253,7 +253,7 @@ def judge_certificates(chain: list[bytes], host: str | None, ca_file: str | None
     else:
         try:
             problem = tls.verify_chain(chain, anchors, now)
-        except Exception as exc:  # pylint: disable=broad-exception-caught
+        except tls.CERTIFICATE_ERRORS as exc:
             problem = 'a certificate of the chain cannot be read: %s' % exc  # the server's bytes, as above
         verdicts.set('TLS-4', judge_trust(problem, facts, anchors_from))
     verdicts.set('TLS-5', judge_names(facts, host))

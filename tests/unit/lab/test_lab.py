@@ -465,7 +465,7 @@ def test_scenario_layout() -> None:
     assert [s.behaviour for s in scenario.servers] == list(lab.BEHAVIOURS) + ["compliant"]
     assert [s.address for s in scenario.servers] == ["127.0.1.%d" % i for i in range(1, len(lab.BEHAVIOURS) + 1)] + ["::1"]
     assert scenario.server("compliant").address == "127.0.1.1"  # the IPv6 twin comes last
-    assert [s.address for s in scenario.postfix] == ["127.0.2.%d" % i for i in range(1, 7)]
+    assert [s.address for s in scenario.postfix] == ["127.0.2.%d" % i for i in range(1, 8)]
     assert [(s.behaviour, s.address, s.domain) for s in scenario.exim] == [("exim_default", "127.0.3.1", "exim-default.lab.test")]
     assert "exim-default.lab.test" not in scenario.domains() and "exim-default.lab.test" in scenario.domains(include_exim=True)
     assert scenario.server("open_relay").domain == "open-relay.lab.test"

@@ -105,12 +105,35 @@ def domain(name):
 
 def test_instance_table():
     addresses = [address for address, _domain in lab_postfix.INSTANCES.values()]
-    assert len(set(addresses)) == len(addresses) == 6
+    assert len(set(addresses)) == len(addresses) == 7
     assert all(address.startswith('127.0.2.') for address in addresses)
     assert lab_postfix.INSTANCES['postfix_compliant'] == ('127.0.2.1', 'postfix-compliant.lab.test')
     assert lab_postfix.hostname_of('postfix_accept_all') == 'mx.postfix-accept-all.lab.test'
     assert lab_postfix.INSTANCES['postfix_error_limits'] == ('127.0.2.6', 'postfix-error-limits.lab.test')
     assert ('smtpd_hard_error_limit', '3') in lab_postfix.INSTANCE_OVERRIDES['postfix_error_limits']
+    assert lab_postfix.INSTANCES['postfix_tls'] == ('127.0.2.7', 'postfix-tls.lab.test')
+    assert lab_postfix.TLS_INSTANCES == ('postfix_tls',)
+
+
+def test_tls_instance_overrides():
+    overrides = dict(lab_postfix.INSTANCE_OVERRIDES['postfix_tls'])
+    assert overrides['smtpd_tls_security_level'] == 'may'
+    assert overrides['smtpd_tls_protocols'] == overrides['smtpd_tls_mandatory_protocols'] == '!SSLv2,!SSLv3,!TLSv1,!TLSv1.1'
+    # "yes" is an alias of "normalize" (a bare LF still ends a command); "reject" refuses it (LF-1).
+    assert overrides['smtpd_forbid_bare_newline'] == 'reject'
+    block = lab_postfix.PostfixLab(port=2525, root='/nonexistent/lab').master_block()
+    assert '  -o smtpd_tls_cert_file=/nonexistent/lab/config/tls/cert.pem' in block.splitlines()
+
+
+def test_tls_files_are_kept_while_usable(tmp_path):
+    lab = lab_postfix.PostfixLab(root=str(tmp_path / 'lab'))
+    assert lab._configure_tls() is True  # pylint: disable=protected-access
+    assert lab._configure_tls() is False  # pylint: disable=protected-access
+    assert oct(os.stat(os.path.join(lab.tls_dir, 'key.pem')).st_mode & 0o777) == '0o600'
+    with open(os.path.join(lab.tls_dir, 'cert.pem'), 'w', encoding='ascii') as handle:
+        handle.write('garbage')
+    assert lab._configure_tls() is True  # pylint: disable=protected-access
+    assert os.path.exists(lab.tls_ca_file)
 
 
 def test_master_block_is_well_formed():

@@ -122,7 +122,8 @@ def test_configure_writes_only_the_lab_directory(tmp_path):
     written = sorted(os.path.relpath(os.path.join(directory, name), str(root))
                      for directory, _dirs, files in os.walk(str(root)) for name in files)
     assert written == sorted([lab_postfix.MARKER, 'config/main.cf', 'config/master.cf']
-                             + ['config/' + name for name in lab_postfix.LAB_FILES])
+                             + ['config/' + name for name in lab_postfix.LAB_FILES]
+                             + ['config/tls/' + name for name in ('ca.pem', 'cert.pem', 'key.pem')])
     assert stat.S_IMODE(os.stat(str(root / 'queue')).st_mode) == 0o755
     assert tree_snapshot(lab_postfix.SYSTEM_CONFIG_DIR) == system
 
