@@ -115,9 +115,8 @@ def _render(name, result):
                                      undefined=jinja2.StrictUndefined)
     environment.filters.update({'mxaudit.smtp.' + key: value for key, value in FILTERS.items()})
     template = environment.get_template(name)
-    return template.render(_mxaudit_report_data=result, _mxaudit_report_statuses=['fail', 'error', 'inconclusive', 'warn',
-                                                                                 'pass', 'skipped'],
-                           mxaudit_report_title='t')
+    statuses = ['fail', 'error', 'inconclusive', 'warn', 'pass', 'skipped']
+    return template.render(_mxaudit_report_data=result, _mxaudit_report_statuses=statuses, mxaudit_report_title='t')
 
 
 def test_a_hostile_subject_in_the_junit_file_is_escaped_and_xml_safe():
