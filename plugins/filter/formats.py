@@ -2,7 +2,10 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Report formats: findings_csv (CSV), junit_cases (the JUnit XML view), visible_text (HTML); docs: the .yml beside."""
+"""Report formats: findings_csv and tls_csv (CSV), junit_cases (JUnit XML), tls_rows (the TLS section), visible_text (HTML).
+
+Each filter's documentation is the .yml beside this file.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +14,10 @@ import typing as t
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.mxaudit.smtp.plugins.module_utils._report import (
-    filter_table, findings_csv, junit_cases, visible_text)
+    filter_table, findings_csv, junit_cases, tls_csv, tls_rows, visible_text)
 
 
 class FilterModule:
     def filters(self) -> dict[str, t.Callable[..., t.Any]]:
         return filter_table(AnsibleFilterError, findings_csv=findings_csv, junit_cases=junit_cases,
-                            visible_text=visible_text)
+                            visible_text=visible_text, tls_rows=tls_rows, tls_csv=tls_csv)

@@ -57,7 +57,7 @@ def _mx_fields(result: DomainResult) -> dict[str, t.Any]:
 
 
 def _session_fields(result: DomainResult) -> dict[str, t.Any]:
-    return {'sessions': [record.to_dict(target) for target, record in result.records]}
+    return {'sessions': [record.to_dict(target) for target, record in result.records.get('session', [])]}
 
 
 def check_relay_variants(recipient: str) -> None:

@@ -15,6 +15,7 @@ template compute a summary the same way.
 from __future__ import annotations
 
 import csv
+import datetime
 import functools
 import io
 import re
@@ -57,6 +58,13 @@ STAGE_BASE = {'greeting': 'sessions', 'ehlo': 'sessions', 'mail': 'transactions'
 
 CSV_COLUMNS = ('domain', 'vantage_point', 'verdict', 'mx', 'address', 'check', 'rule', 'status', 'level', 'severity', 'rfc',
                'summary')
+
+# The TLS section (the audit module's per-domain ``tls`` list): the fields of one address, and the columns of tls.csv.
+TLS_FIELDS = ('mx', 'address', 'starttls', 'protocol', 'cipher', 'subject', 'issuer', 'not_before', 'not_after', 'dns_names',
+              'trusted')
+TLS_CSV_COLUMNS = ('domain', 'vantage_point', 'mx', 'address', 'status', 'starttls', 'protocol', 'cipher', 'subject', 'issuer',
+                   'not_before', 'not_after', 'days_left', 'trusted', 'dns_names')
+TLS_CHECK = 'tls'
 
 # Characters XML 1.0 cannot carry at all, even escaped.
 _XML_INVALID = re.compile('[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]')
@@ -482,6 +490,7 @@ def _verdict_case(domain: Mapping[str, t.Any], vantage: str | None) -> dict[str,
         'message': _junit_text(message),
         'body': _junit_text(message),
         'out': _junit_text('coverage: %s of %s rule-address cells decided' % (coverage.get('decided', '?'), coverage.get('probed', '?'))),
+        'properties': [],
     }
 
 
@@ -494,12 +503,16 @@ def junit_cases(result: t.Any) -> dict[str, t.Any]:
     its hidden characters as escapes and is XML-safe (_junit_text), but is not XML-escaped.
     """
     domains = _domains(result)
+    tls_facts: dict[tuple[int, str, str], Mapping[str, t.Any]] = {}
+    for domain_index, domain in enumerate(domains):
+        for row in _domain_tls_rows(domain, result.get('generated')):
+            tls_facts.setdefault((domain_index, _text(row['mx']), _text(row['address'])), row)
     # Without sharding a domain is audited from every vantage point: only then does a name need the vantage point.
     names = [_text(domain.get('domain')) for domain in domains]
     several = len(set(names)) < len(names)
     suites = []
     totals = dict(tests=0, failures=0, errors=0, skipped=0)
-    for domain in domains:
+    for domain_index, domain in enumerate(domains):
         vantage = _text(domain.get('vantage_point')) or None
         cases: dict[tuple[str, str, str], dict[str, t.Any]] = {}
         for finding in _findings(domain.get('findings') or [], 'findings of %s' % domain.get('domain')):
@@ -513,6 +526,10 @@ def junit_cases(result: t.Any) -> dict[str, t.Any]:
             status = _worst_status(case['findings']) or PASS
             outcome = {FAIL: 'failure', ERROR: 'error', SKIPPED: 'skipped'}.get(status, 'pass')
             noted = [finding['summary'] for finding in case['findings'] if finding['status'] == status]
+            out = _case_body(case['findings'], (INCONCLUSIVE, WARN)) if outcome in ('pass', 'failure', 'error') else ''
+            facts = tls_facts.get((domain_index, _text(case['mx']), _text(case['address']))) if case['check'] == TLS_CHECK else None
+            if facts is not None:
+                out = '\n'.join(part for part in (_junit_text(tls_summary(facts)), out) if part)
             suite_cases.append({
                 'classname': _junit_text(domain.get('domain')),
                 'name': _junit_text(_case_name(case['check'], case, vantage if several else None)),
@@ -520,7 +537,8 @@ def junit_cases(result: t.Any) -> dict[str, t.Any]:
                 'outcome': outcome,
                 'message': _junit_text('; '.join(_text(summary) for summary in noted)) if status != PASS else '',
                 'body': _case_body(case['findings'], (FAIL, ERROR) if outcome in ('failure', 'error') else ()),
-                'out': _case_body(case['findings'], (INCONCLUSIVE, WARN)) if outcome in ('pass', 'failure', 'error') else '',
+                'out': out,
+                'properties': _tls_properties(facts) if facts is not None else [],
             })
         counts = dict(tests=len(suite_cases), failures=sum(1 for case in suite_cases if case['outcome'] == 'failure'),
                       errors=sum(1 for case in suite_cases if case['outcome'] == 'error'),
@@ -568,6 +586,113 @@ def markdown_code(lines: t.Any) -> str:
     longest = max((len(run) for run in _BACKTICKS.findall(text)), default=0)
     fence = '`' * max(3, longest + 1)
     return '%s\n%s\n%s' % (fence, text, fence)
+
+
+# ---------------------------------------------------------------- TLS
+
+
+def _moment(value: t.Any) -> datetime.datetime | None:
+    """An ISO 8601 UTC time (``2025-06-01T02:00:00Z``) as an aware datetime; None when it is not one."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.datetime.fromisoformat(value[:-1] + '+00:00' if value.endswith('Z') else value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=datetime.timezone.utc)
+
+
+def days_left(not_after: t.Any, now: t.Any) -> int | None:
+    """Whole days from ``now`` to ``not_after`` (both ISO 8601), rounded down: 0 on the last day, negative once expired."""
+    end, start = _moment(not_after), _moment(now)
+    if end is None or start is None:
+        return None
+    return int((end - start).total_seconds() // 86400)
+
+
+def _domain_tls_rows(domain: Mapping[str, t.Any], now: t.Any) -> list[dict[str, t.Any]]:
+    """The TLS rows of one domain entry (see tls_rows)."""
+    entries = domain.get('tls')
+    if entries is None:
+        return []
+    if not isinstance(entries, (list, tuple)):
+        raise ReportError('tls of %s: expected a list, got %s' % (domain.get('domain'), type(entries).__name__))
+    by_address: dict[tuple[str, str], list[Mapping[str, t.Any]]] = {}
+    for finding in _findings(domain.get('findings') or [], 'findings of %s' % domain.get('domain')):
+        if finding.get('check') == TLS_CHECK:
+            by_address.setdefault((_text(finding.get('mx')), _text(finding.get('address'))), []).append(finding)
+    rows = []
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, Mapping):
+            raise ReportError('tls[%d] of %s: expected a dict, got %r' % (index, domain.get('domain'), entry))
+        row: dict[str, t.Any] = {'domain': domain.get('domain'), 'vantage_point': domain.get('vantage_point')}
+        row.update((key, entry.get(key)) for key in TLS_FIELDS)
+        if row['dns_names'] is not None:
+            row['dns_names'] = [_text(name) for name in row['dns_names']]
+        row['days_left'] = days_left(entry.get('not_after'), now)
+        row['status'] = _worst_status(by_address.get((_text(entry.get('mx')), _text(entry.get('address'))), []))
+        rows.append(row)
+    return rows
+
+
+def tls_rows(result: t.Any) -> list[dict[str, t.Any]]:
+    """The TLS section: a row per domain (and vantage point) and MX address, from each domain's ``tls`` list.
+
+    Each row: ``domain``, ``vantage_point``, the TLS_FIELDS as the audit module gave them (None where nothing
+    was learnt), ``days_left`` (to ``not_after`` from the result's ``generated``, None without either) and
+    ``status``, the worst status of the domain's tls findings at that address. Domains without a ``tls``
+    list (the check did not run) give no rows. The text is the servers': not escaped here.
+    """
+    domains = _domains(result)
+    return [row for domain in domains for row in _domain_tls_rows(domain, result.get('generated'))]
+
+
+def _yes_no(value: t.Any) -> str:
+    return '' if value is None else ('yes' if value else 'no')
+
+
+def tls_csv(result: t.Any) -> str:
+    """tls.csv: one row per domain (and vantage point) and MX address after a header row of TLS_CSV_COLUMNS.
+
+    Quoting and formula protection as in findings_csv; booleans are ``yes``/``no``, empty when not learnt;
+    ``dns_names`` are separated by spaces.
+    """
+    out = io.StringIO()
+    writer = csv.writer(out, quoting=csv.QUOTE_MINIMAL, lineterminator='\r\n')
+    writer.writerow(TLS_CSV_COLUMNS)
+    for row in tls_rows(result):
+        cells = dict(row, starttls=_yes_no(row['starttls']), trusted=_yes_no(row['trusted']),
+                     dns_names=' '.join(row['dns_names'] or []))
+        writer.writerow([_csv_cell(cells.get(column)) for column in TLS_CSV_COLUMNS])
+    return out.getvalue()
+
+
+def tls_summary(row: Mapping[str, t.Any]) -> str:
+    """One line of what TLS showed at an address, for JUnit's system-out (not escaped)."""
+    if row.get('starttls') is None:
+        return 'TLS: nothing learnt (the session did not get that far)'
+    if not row.get('starttls'):
+        return 'TLS: STARTTLS not offered'
+    if not row.get('protocol'):
+        return 'TLS: STARTTLS offered; no TLS session was established'
+    text = 'TLS: %s with %s' % (_text(row['protocol']), _text(row.get('cipher')) or '?')
+    if row.get('subject') is not None or row.get('issuer') is not None:
+        text += '; certificate subject %s, issuer %s' % (_text(row.get('subject')), _text(row.get('issuer')))
+    if row.get('not_after'):
+        left = row.get('days_left')
+        text += ', expires %s%s' % (_text(row['not_after']), '' if left is None else ' (%d days left)' % left)
+    if row.get('trusted') is not None:
+        text += ', trusted: %s' % _yes_no(row['trusted'])
+    return text
+
+
+def _tls_properties(row: Mapping[str, t.Any]) -> list[dict[str, str]]:
+    keys = ('starttls', 'protocol', 'cipher', 'subject', 'issuer', 'not_before', 'not_after', 'days_left', 'trusted')
+    values = {key: row.get(key) for key in keys}
+    values['starttls'], values['trusted'] = _yes_no(values['starttls']), _yes_no(values['trusted'])
+    values['dns_names'] = ' '.join(row.get('dns_names') or [])
+    return [{'name': 'tls.' + key, 'value': _junit_text(value)} for key, value in values.items()
+            if value is not None and value != '']
 
 
 # ---------------------------------------------------------------- filter plugins

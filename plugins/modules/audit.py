@@ -174,6 +174,63 @@ domains:
       elements: str
       returned: when some were not decided
       version_added: 0.2.0
+    tls:
+      description:
+        - What the V(tls) check learnt at each MX address of the domain, in MX order (preference, then address), one entry per
+          MX host and address it probed (none for an address the run's deadline left unprobed).
+        - A field is V(null) when it was not learnt (no STARTTLS, a failed handshake, no certificate, no C(cryptography) on the
+          host running the audit); nothing is guessed. Server-controlled text (subject, issuer, names) is kept as received.
+      returned: when the V(tls) check ran
+      type: list
+      elements: dict
+      version_added: 0.2.0
+      contains:
+        mx:
+          description: The MX host name.
+          type: str
+        address:
+          description: The address probed.
+          type: str
+        starttls:
+          description: STARTTLS was offered in the EHLO reply (V(null) when the session got no reply to EHLO).
+          type: bool
+        protocol:
+          description: The TLS version the handshake negotiated (it offers TLS 1.2 and 1.3), for example V(TLSv1.3).
+          type: str
+        cipher:
+          description: The cipher suite of that handshake, for example V(TLS_AES_256_GCM_SHA384).
+          type: str
+        subject:
+          description: The leaf certificate's subject as an RFC 4514 string, cut at 256 characters (ending in C(...)).
+          type: str
+        issuer:
+          description: The leaf certificate's issuer, the same way.
+          type: str
+        not_before:
+          description: Start of the certificate's validity, ISO 8601 UTC (C(2026-01-01T00:00:00Z)).
+          type: str
+        not_after:
+          description: End of the certificate's validity (its expiry), ISO 8601 UTC.
+          type: str
+        dns_names:
+          description: The subjectAltName dNSNames of the certificate (at most the first 20).
+          type: list
+          elements: str
+        trusted:
+          description: The chain validated against the trust anchors (O(tls_ca_file) or the system store) - the V(TLS-4) verdict.
+          type: bool
+      sample:
+        - mx: mx1.example.org
+          address: 192.0.2.10
+          starttls: true
+          protocol: TLSv1.3
+          cipher: TLS_AES_256_GCM_SHA384
+          subject: CN=mx1.example.org
+          issuer: CN=R11,O=Let's Encrypt,C=US
+          not_before: "2026-05-01T00:00:00Z"
+          not_after: "2026-07-30T00:00:00Z"
+          dns_names: [mx1.example.org]
+          trusted: true
 stats:
   description: The roll-up of the run.
   returned: always

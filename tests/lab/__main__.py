@@ -42,6 +42,12 @@ async def serve(state_path: str, port: int, dns_port: int, reply_delay: float, s
                for spec in lab.servers]
     started: list[Any] = []
     try:
+        # The trust anchor of the STARTTLS servers' certificates, for an audit's tls_ca_file (None without cryptography).
+        from .tls import lab_ca  # pylint: disable=import-outside-toplevel
+        tls_ca_file: Optional[str] = lab_ca().ca_file
+    except ImportError:
+        tls_ca_file = None
+    try:
         await dns.start()
         started.append(dns)
         for server in servers:
@@ -52,6 +58,7 @@ async def serve(state_path: str, port: int, dns_port: int, reply_delay: float, s
             "dns": {"host": DNS_HOST, "port": dns.port},
             "smtp_port": port,
             "reply_delay": reply_delay,
+            "tls_ca_file": tls_ca_file,
             "servers": [
                 {"behaviour": spec.behaviour, "address": spec.address, "port": server.port,
                  "domain": spec.domain, "mx": spec.name}

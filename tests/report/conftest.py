@@ -133,7 +133,8 @@ def rendered(lab: dict[str, t.Any], lab_domains: list[str], collections_path: st
     workdir = tmp_path_factory.mktemp('report')
     run_playbook(collections_path, 'render.yml', {
         'report_domains': lab_domains, 'report_smtp_port': lab['smtp_port'], 'report_dns_port': lab['dns']['port'],
-        'report_dir': str(workdir), 'report_generated': GENERATED}, workdir, inventory='inventory.yml')
+        'report_tls_ca_file': lab['tls_ca_file'], 'report_dir': str(workdir), 'report_generated': GENERATED},
+        workdir, inventory='inventory.yml')
     return Rendered(workdir / 'merged', workdir / 'single', workdir, collections_path)
 
 

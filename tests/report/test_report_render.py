@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import datetime
 import json
 import os
 import re
@@ -27,6 +28,12 @@ from junitparser import Failure, JUnitXml
 STATUSES = ('pass', 'fail', 'warn', 'inconclusive', 'error', 'skipped')
 SEVERITY = ('skipped', 'pass', 'warn', 'inconclusive', 'error', 'fail')  # worst last
 HOSTILE = '<script>alert(1)</script> & "quotes"'
+# A certificate subject as hostile as a banner: markup, a table pipe, backticks, a formula start, a bidi override, U+FFFE.
+HOSTILE_SUBJECT = '=CN=<script>alert(2)</script>,O=| `x` \u202eevil\u202c \ufffe'
+HOSTILE_SUBJECT_SHOWN = HOSTILE_SUBJECT.replace('\u202e', '\\u202e').replace('\u202c', '\\u202c')  # visible_text
+TLS_CSV_COLUMNS = ('domain', 'vantage_point', 'mx', 'address', 'status', 'starttls', 'protocol', 'cipher', 'subject', 'issuer',
+                   'not_before', 'not_after', 'days_left', 'trusted', 'dns_names')
+GENERATED_AT = datetime.datetime(2025, 6, 1, 2, 0, tzinfo=datetime.timezone.utc)  # conftest.GENERATED
 CSV_COLUMNS = ('domain', 'vantage_point', 'verdict', 'mx', 'address', 'check', 'rule', 'status', 'level', 'severity', 'rfc',
                'summary')
 
@@ -66,9 +73,11 @@ def test_the_json_report_is_the_merged_result_of_both_vantage_points(rendered, l
     # the lab has failures, and a compliant domain
     assert counted['fail'] and counted['pass'] and result['compliant'] is False
     compliance = {domain['domain']: domain['compliant'] for domain in result['domains']}
-    assert compliance['compliant.lab.test'] is True and compliance['no-postmaster.lab.test'] is False
+    # A server without STARTTLS fails TLS-1 (high): the compliant domain is the one whose server offers TLS too.
+    assert compliance['tls-valid.lab.test'] is True and compliance['no-postmaster.lab.test'] is False
+    assert compliance['compliant.lab.test'] is False
     files = json.loads((rendered.merged / 'files.json').read_text())
-    assert sorted(files) == ['csv', 'html', 'json', 'junit', 'markdown']
+    assert sorted(files) == ['csv', 'html', 'json', 'junit', 'markdown', 'tls_csv']
     assert all(Path(path).is_file() for path in files.values())
 
 
@@ -83,7 +92,7 @@ def test_a_single_audit_result_is_reported_as_its_vantage_point(rendered):
 def test_rendering_is_deterministic(rendered):
     again = rendered.render_file(rendered.result, 'again')
     for name in ('mxaudit-report.html', 'mxaudit-report.md', 'mxaudit-report.junit.xml', 'mxaudit-report.csv',
-                 'mxaudit-report.json'):
+                 'mxaudit-report.tls.csv', 'mxaudit-report.json'):
         assert (again / name).read_bytes() == (rendered.merged / name).read_bytes(), name
 
 
@@ -116,7 +125,7 @@ def test_a_junit_failure_carries_the_transcript(rendered):
     xml = JUnitXml.fromfile(str(rendered.merged / 'mxaudit-report.junit.xml'))
     suite = next(suite for suite in xml if suite.name.startswith('no-postmaster.lab.test'))
     failed = [case for case in suite if any(isinstance(item, Failure) for item in case.result)]
-    assert [case.name.split()[0] for case in failed] == ['verdict', 'postmaster']
+    assert [case.name.split()[0] for case in failed] == ['verdict', 'postmaster', 'tls']  # tls: TLS-1, no STARTTLS
     assert next(item for item in failed[0].result if isinstance(item, Failure)).message.startswith('noncompliant: PM-1')
     failure = next(item for item in failed[1].result if isinstance(item, Failure))
     assert failure.text.startswith('[FAIL] PM-1 MUST (RFC 5321 4.5.1)')
@@ -183,6 +192,10 @@ def hostile(rendered) -> Path:
     finding['summary'] += ' | `tick` ```'
     finding['transcript'] = finding['transcript'] + ['S: 250 ``` a fence in a reply']
     domain['compliant'] = False
+    # A certificate subject is the server's text too: the TLS section of every format must show it as text.
+    tls_domain = next(d for d in result['domains'] if d['domain'] == 'tls-valid.lab.test')
+    tls_domain['tls'][0]['subject'] = HOSTILE_SUBJECT
+    tls_domain['tls'][0]['issuer'] = HOSTILE_SUBJECT
     return rendered.render_file(result, 'hostile')
 
 
@@ -363,3 +376,148 @@ def test_the_hostile_failure_renders_as_text_in_the_browser(hostile, chromium):
     assert section['attrs']['data-compliant'] == 'false'
     row = next(e for e in _descendants(reader, section) if e['tag'] == 'tr' and e['attrs'].get('data-rule') == 'GR-1')
     assert row['attrs']['data-status'] == 'fail' and HOSTILE in text_of(row)
+
+
+# ---------------------------------------------------------------- the TLS section
+
+
+def tls_entries(result: dict[str, t.Any]) -> list[tuple[dict[str, t.Any], dict[str, t.Any]]]:
+    return [(domain, entry) for domain in result['domains'] for entry in domain['tls']]
+
+
+def tls_entry(result: dict[str, t.Any], name: str) -> dict[str, t.Any]:
+    domain = next(domain for domain in result['domains'] if domain['domain'] == name)
+    assert len(domain['tls']) == 1, domain['tls']
+    return domain['tls'][0]
+
+
+def expected_days_left(entry: dict[str, t.Any]) -> int:
+    end = datetime.datetime.fromisoformat(entry['not_after'].replace('Z', '+00:00'))
+    return int((end - GENERATED_AT).total_seconds() // 86400)
+
+
+def test_the_json_has_what_tls_showed_at_every_address(rendered):
+    result = rendered.result
+    assert all('tls' in domain for domain in result['domains'])
+    valid = tls_entry(result, 'tls-valid.lab.test')
+    assert valid['mx'] == 'mx.tls-valid.lab.test' and valid['starttls'] is True and valid['trusted'] is True
+    assert valid['protocol'] in ('TLSv1.2', 'TLSv1.3') and valid['cipher']
+    assert valid['subject'] == 'CN=mx.tls-valid.lab.test' and valid['issuer'] == 'CN=mxaudit lab CA'
+    assert valid['dns_names'] == ['mx.tls-valid.lab.test']
+    assert re.match(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$', valid['not_after']) and valid['not_before'] < valid['not_after']
+    self_signed = tls_entry(result, 'tls-self-signed.lab.test')
+    assert self_signed['trusted'] is False and self_signed['subject'] == self_signed['issuer']
+    expired = tls_entry(result, 'tls-expired.lab.test')
+    assert expired['not_after'] < datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+    plain = tls_entry(result, 'compliant.lab.test')
+    assert plain['starttls'] is False and plain['protocol'] is None and plain['subject'] is None and plain['trusted'] is None
+    failed = tls_entry(result, 'tls-handshake-fails.lab.test')
+    assert failed['starttls'] is True and failed['protocol'] is None and failed['subject'] is None
+
+
+def test_the_tls_csv_has_a_row_per_address(rendered):
+    result = rendered.result
+    with (rendered.merged / 'mxaudit-report.tls.csv').open(newline='', encoding='utf-8') as handle:
+        rows = list(csv.DictReader(handle))
+    entries = tls_entries(result)
+    assert rows and len(rows) == len(entries) and tuple(rows[0]) == TLS_CSV_COLUMNS
+    for row, (domain, entry) in zip(rows, entries):
+        assert (row['domain'], row['vantage_point'], row['mx'], row['address']) == (
+            domain['domain'], domain['vantage_point'], entry['mx'] or '', entry['address'])
+        assert row['starttls'] == {True: 'yes', False: 'no', None: ''}[entry['starttls']]
+        assert row['trusted'] == {True: 'yes', False: 'no', None: ''}[entry['trusted']]
+        assert (row['protocol'], row['subject'], row['not_after']) == (
+            entry['protocol'] or '', entry['subject'] or '', entry['not_after'] or '')
+        assert row['days_left'] == (str(expected_days_left(entry)) if entry['not_after'] else '')
+
+
+def test_junit_tls_cases_carry_the_facts(rendered):
+    xml = JUnitXml.fromfile(str(rendered.merged / 'mxaudit-report.junit.xml'))
+    valid = tls_entry(rendered.result, 'tls-valid.lab.test')
+    suite = next(suite for suite in xml if suite.name.startswith('tls-valid.lab.test'))
+    case = next(case for case in suite if case.name.startswith('tls '))
+    properties = {item.get('name'): item.get('value') for item in case._elem.iter('property')}  # pylint: disable=protected-access
+    assert properties['tls.protocol'] == valid['protocol'] and properties['tls.cipher'] == valid['cipher']
+    assert properties['tls.subject'] == 'CN=mx.tls-valid.lab.test' and properties['tls.issuer'] == 'CN=mxaudit lab CA'
+    assert properties['tls.trusted'] == 'yes' and properties['tls.days_left'] == str(expected_days_left(valid))
+    assert case.system_out.startswith('TLS: %s with %s; certificate subject CN=mx.tls-valid.lab.test' % (
+        valid['protocol'], valid['cipher']))
+    plain = next(case for suite in xml if suite.name.startswith('compliant.lab.test') for case in suite if case.name.startswith('tls '))
+    assert 'TLS: STARTTLS not offered' in (plain.system_out or '')
+
+
+# The domain's row of the Markdown TLS table (the domain cell names the vantage point: there are two).
+MD_TLS_VALID_ROW = re.compile(r'\| tls-valid\.lab\.test from vantage-[ab] \| mx\.tls-valid\.lab\.test \|')
+
+
+def test_markdown_has_the_tls_table(rendered):
+    text = (rendered.merged / 'mxaudit-report.md').read_text()
+    section = text.split('\n## TLS\n', 1)[1].split('\n## ', 1)[0]
+    valid = tls_entry(rendered.result, 'tls-valid.lab.test')
+    row = next(line for line in section.splitlines() if MD_TLS_VALID_ROW.match(line))
+    assert '| yes | %s | %s | CN=mx.tls-valid.lab.test | CN=mxaudit lab CA | %s | %d | yes |' % (
+        valid['protocol'], valid['cipher'].replace('_', '\\_'), valid['not_after'], expected_days_left(valid)) in row
+    assert len([line for line in section.splitlines() if line.startswith('| ') and '|---' not in line]) == \
+        len(tls_entries(rendered.result)) + 1  # the header
+
+
+def _tls_cells(reader: DomReader, domain: str) -> dict[str, str]:
+    row = next(e for e in reader.elements if e['tag'] == 'tr' and e['attrs'].get('data-tls-domain') == domain)
+    return {e['attrs']['data-tls-field']: text_of(e) for e in _descendants(reader, row) if 'data-tls-field' in e['attrs']}
+
+
+def test_the_html_tls_table_matches_the_json(rendered, dom):
+    _serialized, reader = dom
+    rows = [e for e in reader.elements if e['tag'] == 'tr' and 'data-tls-domain' in e['attrs']]
+    assert [(row['attrs']['data-tls-domain'], row['attrs']['data-tls-address']) for row in rows] == [
+        (domain['domain'], entry['address']) for domain, entry in tls_entries(rendered.result)]
+    valid = tls_entry(rendered.result, 'tls-valid.lab.test')
+    cells = _tls_cells(reader, 'tls-valid.lab.test')
+    assert cells['starttls'] == 'yes' and cells['protocol'] == valid['protocol'] and cells['cipher'] == valid['cipher']
+    assert cells['subject'] == 'CN=mx.tls-valid.lab.test' and cells['issuer'] == 'CN=mxaudit lab CA'
+    assert cells['expires'] == '%s %d days left' % (valid['not_after'], expected_days_left(valid))
+    assert cells['trusted'] == 'yes' and cells['status'] == 'pass'
+    assert _tls_cells(reader, 'tls-self-signed.lab.test')['trusted'] == 'no'
+    plain = _tls_cells(reader, 'compliant.lab.test')
+    assert plain['starttls'] == 'no' and plain['trusted'] == 'unknown' and plain['subject'] == ''
+
+
+def test_the_tls_table_at_phone_width(rendered, chromium, tmp_path):
+    """The TLS section alone (the lab's STARTTLS domains), at phone and desktop width: rows stack into labelled lines."""
+    result = copy.deepcopy(rendered.result)
+    result['domains'] = [d for d in result['domains'] if d['domain'].startswith('tls-') and d['vantage_point'] == 'vantage-a']
+    out = rendered.render_file(result, 'tls-only')
+    page = out / 'mxaudit-report.html'
+    target = Path(os.environ.get('MXAUDIT_REPORT_SCREENSHOTS') or tmp_path)
+    target.mkdir(parents=True, exist_ok=True)
+    phone = chromium.screenshot(page, target / 'report-tls-phone.png', 390, 4000)
+    desktop = chromium.screenshot(page, target / 'report-tls-desktop.png', 1280, 2400)
+    assert _png_size(phone) == (390, 4000) and _png_size(desktop) == (1280, 2400)
+    source = page.read_text()
+    assert 'table.tls td::before { content: attr(data-label)' in source and '@media (max-width: 600px)' in source
+    reader = DomReader()
+    reader.feed(chromium.dump_dom(page))
+    labels = [e['attrs'].get('data-label') for e in reader.elements if e['tag'] == 'td' and 'data-tls-field' in e['attrs']]
+    assert labels and None not in labels
+
+
+def test_a_hostile_certificate_subject_is_text_in_every_format(hostile, chromium):
+    raw = (hostile / 'mxaudit-report.junit.xml').read_text()
+    assert '<script' not in raw and '\ufffe' not in raw
+    xml = JUnitXml.fromfile(str(hostile / 'mxaudit-report.junit.xml'))
+    suite = next(suite for suite in xml if suite.name.startswith('tls-valid.lab.test'))
+    case = next(case for case in suite if case.name.startswith('tls '))
+    properties = {item.get('name'): item.get('value') for item in case._elem.iter('property')}  # pylint: disable=protected-access
+    assert properties['tls.subject'] == HOSTILE_SUBJECT_SHOWN.replace('\ufffe', '\ufffd')
+    text = (hostile / 'mxaudit-report.md').read_text()
+    row = next(line for line in text.splitlines() if MD_TLS_VALID_ROW.match(line))
+    assert row.count('|') - row.count(r'\|') == 12   # eleven cells: the subject's pipe broke nothing
+    assert r'\<script\>alert(2)\</script\>' in row and r'\`x\`' in row and '\\u202eevil' in row and '\u202e' not in text
+    with (hostile / 'mxaudit-report.tls.csv').open(newline='', encoding='utf-8') as handle:
+        rows = [row for row in csv.DictReader(handle) if row['domain'] == 'tls-valid.lab.test']
+    assert rows[0]['subject'] == "'" + HOSTILE_SUBJECT_SHOWN and rows[0]['issuer'] == rows[0]['subject']
+    reader = DomReader()
+    reader.feed(chromium.dump_dom(hostile / 'mxaudit-report.html'))
+    assert reader.scripts == 0
+    cells = _tls_cells(reader, 'tls-valid.lab.test')
+    assert cells['subject'] == ' '.join(HOSTILE_SUBJECT_SHOWN.split()) and cells['issuer'] == cells['subject']

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import typing as t
+from dataclasses import dataclass
 
 from .. import _protocol as protocol
 from .. import _session as smtp
@@ -57,6 +58,53 @@ INJECTION_WAIT = 1.0
 BARE_LF_WAIT = 2.0
 EXPIRY_WARNING = datetime.timedelta(days=14)
 PLAINTEXT_MECHANISMS = ('PLAIN', 'LOGIN')
+# Bounds of what the record keeps of a certificate (a run over thousands of domains keeps one per address): the
+# subject and issuer are cut at RECORD_NAME_CHARS characters (ending in '...'), the DNS names after RECORD_DNS_NAMES.
+RECORD_NAME_CHARS = 256
+RECORD_DNS_NAMES = 20
+
+
+def _bounded(text: str | None) -> str | None:
+    if text is None or len(text) <= RECORD_NAME_CHARS:
+        return text
+    return text[:RECORD_NAME_CHARS - 3] + '...'
+
+
+def _iso(moment: datetime.datetime | None) -> str | None:
+    return moment.astimezone(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ') if moment is not None else None
+
+
+@dataclass
+class TLSRecord:
+    """What the tls check learnt at one address, for the reports: None where it was not learnt, never a guess."""
+
+    starttls: bool | None = None              # offered in the plaintext EHLO reply (None: the session got no reply to it)
+    protocol: str | None = None               # negotiated by the main handshake, e.g. TLSv1.3
+    cipher: str | None = None                 # the cipher suite of that handshake
+    certificate: tls.CertificateFacts | None = None   # the leaf's facts (cryptography needed)
+    trusted: bool | None = None               # TLS-4: the chain validated against the trust anchors
+    dns_names_total: int = 0
+
+    def learn_certificate(self, facts: tls.CertificateFacts) -> None:
+        self.certificate = facts
+        self.dns_names_total = len(facts.dns_names)
+
+    def to_dict(self, target: Target) -> dict[str, t.Any]:
+        """One entry of a domain's ``tls`` list: small and flat (no PEM, names and lists bounded)."""
+        facts = self.certificate
+        return {
+            'mx': target.mx,
+            'address': target.address,
+            'starttls': self.starttls,
+            'protocol': self.protocol,
+            'cipher': self.cipher,
+            'subject': _bounded(facts.subject) if facts is not None else None,
+            'issuer': _bounded(facts.issuer) if facts is not None else None,
+            'not_before': _iso(facts.not_before) if facts is not None else None,
+            'not_after': _iso(facts.not_after) if facts is not None else None,
+            'dns_names': [_bounded(name) for name in facts.dns_names[:RECORD_DNS_NAMES]] if facts is not None else None,
+            'trusted': self.trusted,
+        }
 
 
 def judge_offered(capabilities: protocol.Capabilities | None) -> tuple[str, str]:
@@ -208,6 +256,7 @@ class _Verdicts:
         self.found: dict[str, tuple[str, str]] = {}
         self.not_applicable: set[str] = set()
         self.negotiated: str | None = None  # the main handshake, when TLS-3 still needs the TLS 1.0/1.1 probe
+        self.record = TLSRecord()           # the facts the session learnt, for the reports
 
     def set(self, rule: str, verdict: tuple[str, str]) -> None:
         self.found.setdefault(rule, verdict)
@@ -245,6 +294,7 @@ def judge_certificates(chain: list[bytes], host: str | None, ca_file: str | None
         # each is the server's certificate being unreadable, never a crash of the audit (test__tls_hostile.py).
         verdicts.rest(CERTIFICATE_RULES, (WARN, 'the server certificate cannot be parsed: %s' % exc))
         return
+    verdicts.record.learn_certificate(facts)
     anchors_from = 'tls_ca_file %s' % ca_file if ca_file else 'the system trust store'
     try:
         anchors = tls.trust_store(ca_file)
@@ -256,34 +306,38 @@ def judge_certificates(chain: list[bytes], host: str | None, ca_file: str | None
         except tls.CERTIFICATE_ERRORS as exc:
             problem = 'a certificate of the chain cannot be read: %s' % exc  # the server's bytes, as above
         verdicts.set('TLS-4', judge_trust(problem, facts, anchors_from))
+        verdicts.record.trusted = problem is None
     verdicts.set('TLS-5', judge_names(facts, host))
     verdicts.set('TLS-6', judge_dates(facts, now))
 
 
 async def check_tls(target: Target, settings: ProbeSettings, ca_file: str | None = None,
-                    now: datetime.datetime | None = None) -> list[Finding]:
-    """The tls check at one address: one session, a second only when the handshake failed after the injected NOOP."""
+                    now: datetime.datetime | None = None) -> CheckOutcome:
+    """The tls check at one address: one session, a second only when the handshake failed after the injected NOOP.
+
+    The outcome's record is a TLSRecord: what the session that gave the verdicts learnt (empty when none started).
+    """
     known = settings.run.problem(target.address)
     if known is not None:  # backed off by an earlier session of the run: no new connection
-        return problem_findings(RULES, target, known, [])
+        return CheckOutcome(problem_findings(RULES, target, known, []), TLSRecord())
     found, transcript, failed_injected = await _tls_session(target, settings, ca_file, now, inject=True)
-    if not failed_injected or not isinstance(found, _Verdicts):
-        if isinstance(found, _Verdicts):
-            await _legacy_probe(target, settings, found, transcript)
-            return found.findings(target, transcript)
-        return found
+    if not isinstance(found, _Verdicts):
+        return CheckOutcome(found, TLSRecord())
+    if not failed_injected:
+        await _legacy_probe(target, settings, found, transcript)
+        return CheckOutcome(found.findings(target, transcript), found.record)
     # A broken TLS stack, or a server that hangs up when a command follows STARTTLS in the same write?
     if _deadline_passed(settings):
         found.rest(('TLS-3', 'TLS-7'), (INCONCLUSIVE, 'the handshake failed after the injected NOOP, and the deadline came '
                                         'before a session without it'))
-        return found.findings(target, transcript)
+        return CheckOutcome(found.findings(target, transcript), found.record)
     transcript.append('** the handshake failed after the injected NOOP: once more without it')
     again, more, failed_plain = await _tls_session(target, settings, ca_file, now, inject=False)
     transcript.extend(more)
     if not isinstance(again, _Verdicts):
         found.rest(('TLS-7',), (INCONCLUSIVE, 'the handshake failed after the injected NOOP, and the session without '
                                 'it could not run'))
-        return found.findings(target, transcript)
+        return CheckOutcome(found.findings(target, transcript), found.record)
     if 'TLS-7' in found.found:  # a plaintext reply to the NOOP before the failed handshake: already decided
         again.set('TLS-7', found.found['TLS-7'])
     if failed_plain:
@@ -293,7 +347,7 @@ async def check_tls(target: Target, settings: ProbeSettings, ca_file: str | None
         again.set('TLS-7', (PASS, 'the server broke off the handshake when a command followed STARTTLS in the same '
                             'write, and completed it without one: it does not keep plaintext input across the upgrade'))
     await _legacy_probe(target, settings, again, transcript)
-    return again.findings(target, transcript)
+    return CheckOutcome(again.findings(target, transcript), again.record)
 
 
 def _deadline_passed(settings: ProbeSettings) -> bool:
@@ -358,6 +412,7 @@ async def _tls_session(target: Target, settings: ProbeSettings, ca_file: str | N
         verdicts.set('TLS-8', judge_plaintext_auth(hello.capabilities, settings.port))
         offered = judge_offered(hello.capabilities)
         verdicts.set('TLS-1', offered)
+        verdicts.record.starttls = offered[0] == PASS
         if offered[0] != PASS:
             verdicts.rest(AFTER_STARTTLS, (SKIPPED, 'STARTTLS is not offered (TLS-1)'), applies=False)
             await _bare_lf(session, verdicts, settings)
@@ -407,6 +462,8 @@ async def _upgrade(session: smtp.SMTPSession, host: str | None, ca_file: str | N
     state = session.tls
     chain = tls.peer_chain(state) if state is not None else []
     if state is not None:
+        verdicts.record.protocol = state.version()
+        verdicts.record.cipher = (state.cipher() or (None,))[0]
         negotiated = judge_negotiated(state.version(), (state.cipher() or (None,))[0])
         if negotiated is not None:
             verdicts.set('TLS-3', negotiated)
@@ -443,4 +500,4 @@ async def _bare_lf(session: smtp.SMTPSession, verdicts: _Verdicts, settings: Pro
 
 async def run_tls(target: Target, settings: ProbeSettings) -> CheckOutcome:
     """The registry's entry point. ``tls_ca_file`` comes with the run's settings when the engine passes it."""
-    return CheckOutcome(await check_tls(target, settings, getattr(settings, 'tls_ca_file', None)))
+    return await check_tls(target, settings, getattr(settings, 'tls_ca_file', None))

@@ -14,7 +14,7 @@ import typing as t
 
 from .._findings import FAIL, Finding
 from .._verdict import COMPLIANT, UNVERIFIED
-from .targets import DomainResult
+from .targets import DomainResult, mx_targets
 
 
 def finding_dict(finding: Finding, transcripts: str) -> dict[str, t.Any]:
@@ -24,8 +24,23 @@ def finding_dict(finding: Finding, transcripts: str) -> dict[str, t.Any]:
     return data
 
 
-def domain_dict(result: DomainResult, transcripts: str) -> dict[str, t.Any]:
-    """The fields every module returns per domain; modules add their own (see _module_runner.py)."""
+def records_in_mx_order(result: DomainResult, check: str) -> list[tuple[t.Any, t.Any]]:
+    """The (target, record) pairs a check kept for a domain, in MX order (preference, then address order)."""
+    order = {(target.mx, target.address): index for index, target in enumerate(mx_targets(result.mx))} if result.mx else {}
+    pairs = result.records.get(check, [])
+    return sorted(pairs, key=lambda pair: order.get((pair[0].mx, pair[0].address), len(order)))
+
+
+def tls_list(result: DomainResult) -> list[dict[str, t.Any]]:
+    """The audit module's ``tls`` field: one entry per MX address the tls check probed (_checks/tls.TLSRecord)."""
+    return [record.to_dict(target) for target, record in records_in_mx_order(result, 'tls')]
+
+
+def domain_dict(result: DomainResult, transcripts: str, checks: t.Sequence[str] = ()) -> dict[str, t.Any]:
+    """The fields every module returns per domain; modules add their own (see _module_runner.py).
+
+    With the tls check among ``checks``, also ``tls`` (see tls_list).
+    """
     verdict = result.verdict.verdict if result.verdict is not None else UNVERIFIED
     data: dict[str, t.Any] = {
         'domain': result.domain,
@@ -37,6 +52,8 @@ def domain_dict(result: DomainResult, transcripts: str) -> dict[str, t.Any]:
     }
     if result.verdict is not None and result.verdict.undecided_rules:
         data['undecided_rules'] = list(result.verdict.undecided_rules)
+    if 'tls' in checks:
+        data['tls'] = tls_list(result)
     return data
 
 

@@ -115,7 +115,7 @@ class Engine:
                 for target in job.targets:
                     result = self.results.get(target.domain or '')
                     if result is not None:
-                        result.records.append((target, job.record))
+                        result.records.setdefault(job.checks[0].id, []).append((target, job.record))
         for result in self.results.values():
             probed = sorted(result.findings, key=lambda f: (RULE_ORDER[f.rule], f.address or ''))
             result.findings = self._domain_findings(result) + probed
@@ -131,14 +131,14 @@ class Engine:
 
     def domain_dicts(self, transcripts: str | None = None) -> t.Iterator[tuple[DomainResult, dict[str, t.Any]]]:
         for result in self.results.values():
-            yield result, shaping.domain_dict(result, transcripts or self.settings.transcripts)
+            yield result, shaping.domain_dict(result, transcripts or self.settings.transcripts, self.settings.checks)
 
     def take_domains(self) -> t.Iterator[tuple[DomainResult, dict[str, t.Any]]]:
         """The domains, each released as it is shaped: a large run's memory peaks once, not twice."""
         self.jobs = []
         for key in list(self.results):
             result = self.results.pop(key)
-            yield result, shaping.domain_dict(result, self.settings.transcripts)
+            yield result, shaping.domain_dict(result, self.settings.transcripts, self.settings.checks)
 
     def take_result(self) -> dict[str, t.Any]:
         """The audit module's result, built while the run's findings are released."""

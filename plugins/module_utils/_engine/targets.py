@@ -37,7 +37,8 @@ class DomainResult:
     mx: MXSet | None = None
     invalid: str | None = None             # why the name was not audited
     findings: list[Finding] = field(default_factory=list)
-    records: list[tuple[Target, t.Any]] = field(default_factory=list)  # (target, record) of checks that keep one
+    # check id -> (target, record) of the checks that keep a record (session: smtp_info's sessions; tls: the tls list)
+    records: dict[str, list[tuple[Target, t.Any]]] = field(default_factory=dict)
     verdict: DomainVerdict | None = None   # set when the run's findings are collected
 
     @property

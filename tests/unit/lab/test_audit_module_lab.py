@@ -84,3 +84,20 @@ def test_an_invalid_domain_option_is_an_error_as_in_every_module(lab, capsys):
     code, result = run_module(audit, lab.module_args(domains=['compliant.lab.test', 'not a domain']), capsys)
     assert code == 1 and result['failed']
     assert result['msg'].startswith("Invalid option: domains[1]: 'not a domain' is not a valid domain name")
+
+
+def test_every_domain_gets_its_tls_list_in_the_result_and_the_output_file(lab, tmp_path, capsys):
+    from ansible_collections.mxaudit.smtp.tests.lab.tls import lab_ca
+    output = tmp_path / 'out.json'
+    args = lab.module_args(domains=['tls-valid.lab.test', 'compliant.lab.test'], checks=['tls'], tls_ca_file=lab_ca().ca_file,
+                           output_file=str(output))
+    code, result = run_module(audit, args, capsys)
+    assert code == 0
+    valid, plain = result['domains']
+    assert [(entry['mx'], entry['starttls'], entry['trusted']) for entry in valid['tls']] == [('mx.tls-valid.lab.test', True, True)]
+    assert valid['tls'][0]['subject'] == 'CN=mx.tls-valid.lab.test' and valid['tls'][0]['protocol'] in ('TLSv1.2', 'TLSv1.3')
+    assert [(entry['starttls'], entry['protocol'], entry['subject']) for entry in plain['tls']] == [(False, None, None)]
+    written = json.loads(output.read_text())
+    assert [domain['tls'] for domain in written['domains']] == [valid['tls'], plain['tls']]
+    code, result = run_module(audit, lab.module_args(domain='compliant.lab.test', checks=['session']), capsys)
+    assert 'tls' not in result['domains'][0]

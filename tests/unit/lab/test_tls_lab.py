@@ -17,10 +17,14 @@ from ansible_collections.mxaudit.smtp.plugins.module_utils._checks.probe import 
 from ansible_collections.mxaudit.smtp.tests.lab.tls import lab_ca
 
 
-def probe(lab, behaviour, ca_file='lab'):
+def outcome(lab, behaviour, ca_file='lab'):
     target = Target(lab.domain(behaviour), 'mx.' + lab.domain(behaviour), lab.address(behaviour))
     settings = ProbeSettings(port=lab.port, helo_name='audit.lab.test', mail_from='postmaster@audit.lab.test', timeout=2.0)
-    return asyncio.run(tls.check_tls(target, settings, lab_ca().ca_file if ca_file == 'lab' else ca_file))
+    return asyncio.run(tls.check_tls(target, settings, lab_ca().ca_file if ca_file == 'lab' else ca_file)), target
+
+
+def probe(lab, behaviour, ca_file='lab'):
+    return outcome(lab, behaviour, ca_file)[0].findings
 
 
 PASSING = {'TLS-1': 'pass', 'TLS-2': 'pass', 'TLS-3': 'pass', 'TLS-4': 'pass', 'TLS-5': 'pass', 'TLS-6': 'pass', 'TLS-7': 'pass',
@@ -164,3 +168,29 @@ def test_no_second_session_after_the_deadline(lab):
     before = server.connections
     status, summary = asyncio.run(run())
     assert status == 'inconclusive' and 'deadline' in summary and server.connections == before
+
+
+def test_the_record_holds_what_the_session_learnt(lab):
+    result, target = outcome(lab, 'tls_valid')
+    record = result.record.to_dict(target)
+    assert record['mx'] == 'mx.' + lab.domain('tls_valid') and record['address'] == lab.address('tls_valid')
+    assert record['starttls'] is True and record['protocol'] in ('TLSv1.2', 'TLSv1.3') and record['cipher']
+    assert record['subject'] == 'CN=mx.' + lab.domain('tls_valid') and record['issuer'] == 'CN=mxaudit lab CA'
+    assert record['dns_names'] == ['mx.' + lab.domain('tls_valid')] and record['trusted'] is True
+    assert record['not_before'] < record['not_after'] and record['not_after'].endswith('Z')
+
+
+def test_the_record_of_a_server_without_starttls_learns_nothing_more(lab):
+    result, target = outcome(lab, 'compliant')
+    record = result.record.to_dict(target)
+    assert record['starttls'] is False
+    assert [record[key] for key in ('protocol', 'cipher', 'subject', 'issuer', 'not_after', 'dns_names', 'trusted')] == [None] * 7
+
+
+def test_the_record_of_an_untrusted_certificate(lab):
+    result, target = outcome(lab, 'tls_self_signed')
+    record = result.record.to_dict(target)
+    assert record['trusted'] is False and record['subject'] == record['issuer']
+    result, target = outcome(lab, 'tls_handshake_fails')
+    record = result.record.to_dict(target)
+    assert record['starttls'] is True and record['protocol'] is None and record['subject'] is None

@@ -83,3 +83,29 @@ def audit_result(domains: list[dict[str, t.Any]], sessions: int = 10, transactio
                           'addresses_unreachable': 3 if blocked else 0},
         'compliant': all(domain['compliant'] for domain in domains),
     }
+
+
+def tls_entry(mx: str, address: str, **fields: t.Any) -> dict[str, t.Any]:
+    """One entry of a domain's tls list, as the audit module returns it (a trusted TLS 1.3 session by default)."""
+    entry: dict[str, t.Any] = {
+        'mx': mx, 'address': address, 'starttls': True, 'protocol': 'TLSv1.3', 'cipher': 'TLS_AES_256_GCM_SHA384',
+        'subject': 'CN=' + mx, 'issuer': 'CN=Example CA', 'not_before': '2025-01-01T00:00:00Z',
+        'not_after': '2025-03-02T12:00:00Z', 'dns_names': [mx], 'trusted': True}
+    entry.update(fields)
+    return entry
+
+
+def tls_domain(domain: str = 'tls.example', subject: str | None = None) -> dict[str, t.Any]:
+    """A domain with two MX addresses: one with STARTTLS (its subject ``subject`` when given), one without."""
+    mx = 'mx.' + domain
+    findings = [
+        finding('MX-1', 'pass', domain),
+        finding('TLS-1', 'pass', domain, mx, '192.0.2.30'),
+        finding('TLS-4', 'warn', domain, mx, '192.0.2.30', 'the chain does not validate'),
+        finding('TLS-1', 'fail', domain, mx, '192.0.2.31', 'STARTTLS is not offered'),
+    ]
+    first = tls_entry(mx, '192.0.2.30', trusted=False, **({'subject': subject, 'issuer': subject} if subject else {}))
+    second = tls_entry(mx, '192.0.2.31', starttls=False, protocol=None, cipher=None, subject=None, issuer=None,
+                       not_before=None, not_after=None, dns_names=None, trusted=None)
+    return {'domain': domain, 'mx': [{'preference': 10, 'host': mx, 'addresses': ['192.0.2.30', '192.0.2.31']}],
+            'findings': findings, 'compliant': False, 'verdict': 'noncompliant', 'tls': [first, second]}

@@ -295,3 +295,21 @@ def test_a_bad_name_given_as_an_option_is_an_error_naming_it():
         runner.audit_engine(audit_params(['ok.example', 'bad name']), False)
     with pytest.raises(OptionError, match=r"^domain: 'bad name'"):
         runner.audit_engine(audit_params(None, domain='bad name'), False)
+
+
+def test_smtp_info_sessions_are_the_session_check_records_only():
+    from ansible_collections.mxaudit.smtp.plugins.module_utils._checks.probe import Target
+    from ansible_collections.mxaudit.smtp.plugins.module_utils._engine.targets import DomainResult
+
+    class Record:
+        def __init__(self, name):
+            self.name = name
+
+        def to_dict(self, target):
+            return {'record': self.name, 'address': target.address}
+
+    result = DomainResult('a.example')
+    target = Target('a.example', 'mx.a.example', '192.0.2.1')
+    result.records = {'session': [(target, Record('session'))], 'tls': [(target, Record('tls'))]}
+    assert runner._session_fields(result) == {'sessions': [{'record': 'session', 'address': '192.0.2.1'}]}
+    assert runner._session_fields(DomainResult('b.example')) == {'sessions': []}

@@ -175,3 +175,47 @@ def test_an_unreadable_certificate_is_a_warning_not_a_crash():
     tls.judge_certificates([b'\x30\x03garbage'], 'mx.example.org', None, NOW, verdicts)
     assert {verdict[0] for verdict in verdicts.found.values()} == {'warn'}
     assert 'cannot be parsed' in verdicts.found['TLS-4'][1]
+
+
+def test_the_record_keeps_the_certificate_facts_bounded():
+    from ansible_collections.mxaudit.smtp.plugins.module_utils._checks.probe import Target
+    facts = tls_facts.CertificateFacts(
+        dns_names=['mx%d.example.org' % index for index in range(50)], common_name='mx0.example.org',
+        not_before=datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc),
+        not_after=datetime.datetime(2026, 7, 1, 12, 30, tzinfo=datetime.timezone(datetime.timedelta(hours=2))),
+        subject='CN=' + 'x' * 1000, issuer='CN=<script>alert(1)</script>')
+    record = tls.TLSRecord(starttls=True, protocol='TLSv1.3', cipher='TLS_AES_256_GCM_SHA384', trusted=False)
+    record.learn_certificate(facts)
+    data = record.to_dict(Target('example.org', 'mx0.example.org', '192.0.2.1'))
+    assert data['mx'] == 'mx0.example.org' and data['address'] == '192.0.2.1'
+    assert data['not_before'] == '2026-01-01T00:00:00Z' and data['not_after'] == '2026-07-01T10:30:00Z'  # UTC
+    assert len(data['subject']) == tls.RECORD_NAME_CHARS and data['subject'].endswith('...')
+    assert data['issuer'] == 'CN=<script>alert(1)</script>'  # data: kept as it came, the reports escape it
+    assert data['dns_names'] == facts.dns_names[:tls.RECORD_DNS_NAMES] and data['trusted'] is False
+    assert 'PEM' not in repr(data) and len(repr(data)) < 2000
+
+
+def test_an_empty_record_invents_nothing():
+    from ansible_collections.mxaudit.smtp.plugins.module_utils._checks.probe import Target
+    data = tls.TLSRecord().to_dict(Target('example.org', None, '192.0.2.1'))
+    assert data == {'mx': None, 'address': '192.0.2.1', 'starttls': None, 'protocol': None, 'cipher': None, 'subject': None,
+                    'issuer': None, 'not_before': None, 'not_after': None, 'dns_names': None, 'trusted': None}
+
+
+def test_judging_the_certificates_fills_the_record(monkeypatch):
+    facts = tls_facts.CertificateFacts(dns_names=['mx.example.org'], subject='CN=mx.example.org', issuer='CN=ca',
+                                       not_before=NOW - datetime.timedelta(days=1), not_after=NOW + datetime.timedelta(days=90))
+    monkeypatch.setattr(tls_facts, 'certificate_facts', lambda der: facts)
+    monkeypatch.setattr(tls_facts, 'trust_store', lambda ca_file: [])
+    for problem, trusted in ((None, True), ('unable to get local issuer', False)):
+        monkeypatch.setattr(tls_facts, 'verify_chain', lambda chain, anchors, when, problem=problem: problem)
+        verdicts = tls._Verdicts()
+        tls.judge_certificates([b'der'], 'mx.example.org', None, NOW, verdicts)
+        assert verdicts.record.certificate is facts and verdicts.record.trusted is trusted
+
+
+def test_without_cryptography_the_record_has_no_certificate(monkeypatch):
+    monkeypatch.setattr(tls_facts, 'CRYPTOGRAPHY_IMPORT_ERROR', 'ImportError')
+    verdicts = tls._Verdicts()
+    tls.judge_certificates([b'der'], 'mx.example.org', None, NOW, verdicts)
+    assert verdicts.record.certificate is None and verdicts.record.trusted is None

@@ -43,3 +43,35 @@ def test_write_json_is_whole_or_nothing(tmp_path):
     results.write_json(str(path), {'stats': {'domains': 2}}, iter([{'domain': 'a.example'}, {'domain': 'b.example'}]))
     assert json.loads(path.read_text()) == {'stats': {'domains': 2},
                                             'domains': [{'domain': 'a.example'}, {'domain': 'b.example'}]}
+
+
+def _tls_result():
+    from ansible_collections.mxaudit.smtp.plugins.module_utils._checks.probe import Target
+    from ansible_collections.mxaudit.smtp.plugins.module_utils._checks.tls import TLSRecord
+    from ansible_collections.mxaudit.smtp.plugins.module_utils._dns import MXHost, MXSet
+    from ansible_collections.mxaudit.smtp.plugins.module_utils._engine.targets import DomainResult
+
+    mx = MXSet('a.example', hosts=[MXHost(10, 'mx1.a.example', ['192.0.2.1', '192.0.2.2']), MXHost(20, 'mx2.a.example', ['192.0.2.3'])])
+    result = DomainResult('a.example', mx=mx)
+    # Jobs finish in any order: the list is in MX order all the same.
+    for address, mx_host, protocol in (('192.0.2.3', 'mx2.a.example', None), ('192.0.2.2', 'mx1.a.example', 'TLSv1.3'),
+                                       ('192.0.2.1', 'mx1.a.example', 'TLSv1.2')):
+        result.records.setdefault('tls', []).append((Target('a.example', mx_host, address),
+                                                     TLSRecord(starttls=protocol is not None, protocol=protocol)))
+    result.records['session'] = [(Target('a.example', 'mx1.a.example', '192.0.2.1'), object())]
+    return result
+
+
+def test_the_tls_list_is_in_mx_order_and_only_with_the_tls_check():
+    result = _tls_result()
+    data = results.domain_dict(result, 'none', ('mx', 'tls'))
+    assert [(entry['mx'], entry['address'], entry['protocol']) for entry in data['tls']] == [
+        ('mx1.a.example', '192.0.2.1', 'TLSv1.2'), ('mx1.a.example', '192.0.2.2', 'TLSv1.3'), ('mx2.a.example', '192.0.2.3', None)]
+    assert data['tls'][2]['starttls'] is False and data['tls'][2]['subject'] is None
+    assert 'tls' not in results.domain_dict(result, 'none', ('mx', 'session'))
+    json.dumps(data)  # plain data
+
+
+def test_a_tls_check_without_records_gives_an_empty_list():
+    from ansible_collections.mxaudit.smtp.plugins.module_utils._engine.targets import DomainResult
+    assert results.domain_dict(DomainResult('b.example'), 'none', ('tls',))['tls'] == []
