@@ -166,11 +166,13 @@ def test_match_chain_skips_unusable_records(pki):
 
 
 def test_without_cryptography_spki_and_dane_ta_are_unsupported(pki, monkeypatch):
+    ee_spki, ta, ee_full = rec(3, 1, 1, pki['leaf']), rec(2, 0, 1, pki['ca']), rec(3, 0, 1, pki['leaf'])
     monkeypatch.setattr(dane, 'CRYPTOGRAPHY_IMPORT_ERROR', 'the Python library cryptography is not installed')
-    assert dane.match_record(rec(3, 1, 1, pki['leaf']), [pki['leaf']], REF).result == dane.UNSUPPORTED
-    assert dane.match_record(rec(2, 0, 1, pki['ca']), [pki['leaf'], pki['ca']], REF).result == dane.UNSUPPORTED
+    found = dane.match_record(ee_spki, [pki['leaf']], REF)
+    assert found.result == dane.UNSUPPORTED and 'cryptography' in found.detail
+    assert dane.match_record(ta, [pki['leaf'], pki['ca']], REF).result == dane.UNSUPPORTED
     # Selector 0 with SHA-256 needs only hashlib.
-    assert dane.match_record(rec(3, 0, 1, pki['leaf']), [pki['leaf']], REF).result == dane.MATCH
+    assert dane.match_record(ee_full, [pki['leaf']], REF).result == dane.MATCH
 
 
 def test_rollover_ready():
