@@ -10,11 +10,8 @@ Without nsd, unbound or ldnsutils the tests skip, except with CI=true: there the
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import ssl
-import types
 
 import pytest
 
