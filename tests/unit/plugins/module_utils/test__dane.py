@@ -48,12 +48,12 @@ def spki_of(der):
 def pki():
     ca_der, ca_key = certificate('lab CA', ca=True)
     inter_der, inter_key = certificate('lab intermediate', issuer='lab CA', issuer_key=ca_key, ca=True)
-    leaf_der, _ = certificate('mx.example.org', issuer='lab intermediate', issuer_key=inter_key, names=['mx.example.org'])
-    wild_der, _ = certificate('*.example.org', issuer='lab CA', issuer_key=ca_key, names=['*.example.org'])
-    other_der, _ = certificate('mail.elsewhere.test', issuer='lab CA', issuer_key=ca_key, names=['mail.elsewhere.test'])
-    expired_der, _ = certificate('mx.example.org', issuer='lab CA', issuer_key=ca_key, names=['mx.example.org'],
-                                 start=NOW - 10 * DAY, end=NOW - DAY)
-    stranger_der, _ = certificate('mx.example.org', names=['mx.example.org'])
+    leaf_der = certificate('mx.example.org', issuer='lab intermediate', issuer_key=inter_key, names=['mx.example.org'])[0]
+    wild_der = certificate('*.example.org', issuer='lab CA', issuer_key=ca_key, names=['*.example.org'])[0]
+    other_der = certificate('mail.elsewhere.test', issuer='lab CA', issuer_key=ca_key, names=['mail.elsewhere.test'])[0]
+    expired_der = certificate('mx.example.org', issuer='lab CA', issuer_key=ca_key, names=['mx.example.org'],
+                              start=NOW - 10 * DAY, end=NOW - DAY)[0]
+    stranger_der = certificate('mx.example.org', names=['mx.example.org'])[0]
     return dict(ca=ca_der, inter=inter_der, leaf=leaf_der, wild=wild_der, other=other_der, expired=expired_der,
                 stranger=stranger_der)
 
