@@ -15,8 +15,8 @@ judged from this domain's MX host name, never another's):
    from the AD bit, as Postfix takes it; an answer without AD is told apart
    (insecure zone, or a resolver that does not validate) by asking whether
    any zone above the name answers with AD (``Resolver.validates``).
-2. The domain's MX RRset with DO: DANE applies only when it is secure too
-   (RFC 7672 2.2.1).
+2. The domain's MX RRset and the host's A (or AAAA) RRset with DO: DANE
+   applies only when they are secure too (RFC 7672 2.2.1, 2.2.2).
 3. When the TLSA records are usable: the certificate chain the address
    presents after STARTTLS (``starttls.presented_once``: one session per MX
    host name and address per run, shared with the other policy checks),
@@ -64,8 +64,8 @@ def _evidence(name: str, rdtype: str, found: SecureLookup) -> str:
 # ---------------------------------------------------------------- judges (pure)
 
 def judge_tlsa(name: str, tlsa: SecureLookup, validates: bool | None, mx_rrset: SecureLookup | None,
-               domain: str) -> tuple[str, str, list[dane.TLSA]]:
-    """DANE-1 from the TLSA answer, whether the resolver validates, and the domain's MX answer.
+               domain: str, host_addresses: SecureLookup | None = None) -> tuple[str, str, list[dane.TLSA]]:
+    """DANE-1 from the TLSA answer, whether the resolver validates, the domain's MX answer and the host's address answer.
 
     Returns (status, summary, usable records). ``usable`` is empty unless DANE applies (TLSA secure,
     MX RRset secure, some record of usage 2 or 3).
@@ -92,6 +92,12 @@ def judge_tlsa(name: str, tlsa: SecureLookup, validates: bool | None, mx_rrset: 
         if not mx_rrset.secure:
             return (WARN, 'TLSA at %s is secure, but the MX RRset of %s is not DNSSEC-validated: DANE does not apply to '
                     'mail for %s (RFC 7672 2.2.1)' % (name, domain, domain), [])
+    if host_addresses is not None:
+        if host_addresses.error:
+            return ERROR, 'address lookup of the MX host with DNSSEC failed: %s' % host_addresses.error, []
+        if not host_addresses.secure:
+            return (WARN, 'TLSA at %s is secure, but the MX host\'s address records are not DNSSEC-validated: senders do '
+                    'not use its TLSA records (RFC 7672 2.2.2)' % name, [])
     usable = [record for record in parsed if record.usable]
     ignored = [record for record in parsed if record.usage in (dane.PKIX_TA, dane.PKIX_EE)]
     unknown = len(tlsa.records) - len(usable) - len(ignored)
@@ -160,10 +166,15 @@ async def run_dane(target: Target, settings: ProbeSettings) -> CheckOutcome:
     if tlsa.records and not tlsa.error and not tlsa.secure:
         validates = await resolver.validates(name)
         evidence.append('** the resolver validates DNSSEC (AD above %s): %s' % (name, 'yes' if validates else 'no'))
-    if tlsa.records and tlsa.secure and target.domain:
-        mx_rrset = await resolver.secure_lookup(target.domain, 'MX')
-        evidence.append(_evidence(relative(target.domain), 'MX', mx_rrset))
-    status, summary, usable = judge_tlsa(name, tlsa, validates, mx_rrset, relative(target.domain or target.mx))
+    host_addresses = None
+    if tlsa.records and tlsa.secure:
+        if target.domain:
+            mx_rrset = await resolver.secure_lookup(target.domain, 'MX')
+            evidence.append(_evidence(relative(target.domain), 'MX', mx_rrset))
+        family = 'AAAA' if ':' in target.address else 'A'
+        host_addresses = await resolver.secure_lookup(target.mx, family)
+        evidence.append(_evidence(relative(target.mx), family, host_addresses))
+    status, summary, usable = judge_tlsa(name, tlsa, validates, mx_rrset, relative(target.domain or target.mx), host_addresses)
     findings = [_finding('DANE-1', status, summary, target, evidence, applies=status != SKIPPED)]
     if status == SKIPPED:
         findings += [_finding(rule, SKIPPED, summary, target, evidence, applies=False) for rule in ('DANE-2', 'DANE-3')]

@@ -63,7 +63,7 @@ def tlsa(usage, selector, mtype, der):
 
 def zones():
     signed, unsigned = [], [('@', 'MX', '10 mx.unsigned.dane.lab.test.'), ('mx', 'A', SERVERS['unsigned'][0]),
-                            ('mxinsecure', 'MX', '10 mx.good.dane.lab.test.')]
+                            ('mxinsecure', 'MX', '10 mx.good.dane.lab.test.'), ('host', 'A', '127.0.57.8')]
     for label, (address, _behaviour) in SERVERS.items():
         if label == 'unsigned':
             continue
@@ -78,6 +78,10 @@ def zones():
         ('_25._tcp.mx.pkix', 'TLSA', tlsa(1, 1, 1, leaf['pkix'])),
         ('_25._tcp.mx.pkix', 'TLSA', tlsa(0, 0, 1, ca)),
         ('_25._tcp.mx.plain', 'TLSA', RANDOM),
+        # A secure TLSA at a host name whose addresses come through a CNAME into the unsigned zone (no server: no session).
+        ('addrinsecure', 'MX', '10 mx.addrinsecure'),
+        ('mx.addrinsecure', 'CNAME', 'host.unsigned.dane.lab.test.'),
+        ('_25._tcp.mx.addrinsecure', 'TLSA', RANDOM),
     ]
     unsigned.append(('_25._tcp.mx', 'TLSA', tlsa(3, 1, 1, leaf['unsigned'])))
     return signed, unsigned
@@ -136,6 +140,7 @@ EXPECTED = {
     'mxinsecure.unsigned.dane.lab.test': {'DANE-1': 'warn', 'DANE-2': 'skipped', 'DANE-3': 'skipped'},
     'plain.dane.lab.test': {'DANE-1': 'pass', 'DANE-2': 'fail', 'DANE-3': 'warn'},
     'none.dane.lab.test': {'DANE-1': 'skipped', 'DANE-2': 'skipped', 'DANE-3': 'skipped'},
+    'addrinsecure.dane.lab.test': {'DANE-1': 'warn', 'DANE-2': 'skipped', 'DANE-3': 'skipped'},
 }
 
 
@@ -155,6 +160,7 @@ def test_every_case_through_the_validating_resolver(dnssec_lab, capsys):
     assert 'MX RRset' in summary(found['mxinsecure.unsigned.dane.lab.test'], 'DANE-1')
     assert 'STARTTLS is not offered' in summary(found['plain.dane.lab.test'], 'DANE-2')
     assert 'not published' in summary(found['none.dane.lab.test'], 'DANE-1')
+    assert '2.2.2' in summary(found['addrinsecure.dane.lab.test'], 'DANE-1')
     # Verdicts: not published and insecure are not failures; a mismatch, bogus TLSA or no STARTTLS are.
     verdicts = {domain: found[domain]['verdict'] for domain in EXPECTED}
     for domain in ('good.dane.lab.test', 'none.dane.lab.test', 'unsigned.dane.lab.test', 'pkix.dane.lab.test',

@@ -74,6 +74,16 @@ def test_insecure_mx_rrset_means_dane_does_not_apply():
     assert status == 'warn' and 'MX RRset' in summary and not usable
 
 
+def test_insecure_host_addresses_mean_dane_does_not_apply():
+    status, summary, usable = dane.judge_tlsa(NAME, tlsa(EE), None, SECURE_MX, 'example.org',
+                                              SecureLookup(records=['192.0.2.1'], secure=False))
+    assert status == 'warn' and 'address records' in summary and '2.2.2' in summary and not usable
+    status, _summary, usable = dane.judge_tlsa(NAME, tlsa(EE), None, SECURE_MX, 'example.org',
+                                               SecureLookup(records=['192.0.2.1'], secure=True))
+    assert status == 'pass' and usable
+    assert dane.judge_tlsa(NAME, tlsa(EE), None, SECURE_MX, 'e.org', SecureLookup(error='timeout'))[0] == 'error'
+
+
 def test_usages_0_and_1_are_ignored_and_warned_about():
     status, summary, usable = dane.judge_tlsa(NAME, tlsa('0 0 1 ' + 'aa' * 32, '1 1 1 ' + 'bb' * 32), None, SECURE_MX, 'e.org')
     assert status == 'warn' and '3.1.3' in summary and not usable
