@@ -173,9 +173,8 @@ def test_secure_answer_reads_ad_and_the_records():
 
 
 def test_secure_answer_follows_cnames():
-    found = _secure(_response('mx.example.org.', 'A', answer=[('mx.example.org.', 'CNAME', 'host.example.net.'),
-                                                               ('host.example.net.', 'A', '192.0.2.1')]),
-                    qname='mx.example.org.', rdtype='A')
+    chain = [('mx.example.org.', 'CNAME', 'host.example.net.'), ('host.example.net.', 'A', '192.0.2.1')]
+    found = _secure(_response('mx.example.org.', 'A', answer=chain), qname='mx.example.org.', rdtype='A')
     assert found.records == ['192.0.2.1'] and not found.secure
 
 
