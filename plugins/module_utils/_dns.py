@@ -31,9 +31,14 @@ from dataclasses import dataclass, field
 
 DNSPYTHON_IMPORT_ERROR: str | None
 try:
+    import dns.asyncquery
     import dns.asyncresolver
+    import dns.edns
     import dns.exception
+    import dns.flags
+    import dns.message
     import dns.name
+    import dns.rcode
     import dns.rdatatype
     import dns.resolver
     import dns.reversename
@@ -63,6 +68,39 @@ class Lookup:
     nxdomain: bool = False
     error: str | None = None
     timed_out: bool = False
+
+
+@dataclass
+class SecureLookup:
+    """One name and type asked with DNSSEC OK (DO): the records, and what the validating resolver said of them.
+
+    ``secure`` is the AD bit of the answer (RFC 4035 3.2.3): only a validating resolver sets it, and only
+    on data it validated. ``bogus`` means the resolver answered SERVFAIL, and the same question with
+    Checking Disabled (CD) was answered: the data exist but fail validation (RFC 4035 5.5). ``ede``
+    lists the Extended DNS Errors of the answer (RFC 8914): (code, text).
+    """
+
+    records: list[str] = field(default_factory=list)
+    rcode: str = 'NOERROR'
+    secure: bool = False
+    bogus: bool = False
+    nxdomain: bool = False
+    ede: list[tuple[int, str]] = field(default_factory=list)
+    error: str | None = None
+    timed_out: bool = False
+    server: str = ''
+
+    def describe(self) -> str:
+        """The answer in one line, for the evidence of a finding."""
+        if self.error and not self.bogus:
+            return self.error
+        flags = ' AD' if self.secure else ''
+        parts = ['%s%s' % (self.rcode, flags), '%d record%s' % (len(self.records), '' if len(self.records) == 1 else 's')]
+        if self.bogus:
+            parts.append('SERVFAIL without CD, answered with CD: bogus')
+        if self.ede:
+            parts.append('EDE ' + ', '.join('%d%s' % (code, ' "%s"' % text if text else '') for code, text in self.ede))
+        return ', '.join(parts)
 
 
 @dataclass
@@ -134,6 +172,34 @@ def _local_message(name: str, rdtype: str, exc: OSError) -> str:
             % (relative(name), rdtype, exc))
 
 
+def _secure_answer(name: str, rdtype: str, qname: t.Any, qtype: t.Any, response: t.Any, server: str) -> SecureLookup:
+    """A SecureLookup from a response: the records of the type asked (through CNAMEs), AD, rcode, EDE."""
+    rcode = dns.rcode.to_text(response.rcode())
+    found = SecureLookup(rcode=rcode, secure=bool(response.flags & dns.flags.AD), server=server,
+                         nxdomain=response.rcode() == dns.rcode.NXDOMAIN)
+    try:
+        found.ede = [(int(option.code), option.text or '') for option in response.extended_errors()]
+    except AttributeError:  # pragma: no cover - dnspython before 2.6 has no extended_errors()
+        found.ede = []
+    if response.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+        found.error = 'the resolver answered %s %s with %s%s' % (
+            relative(name), rdtype, rcode, ' (EDE %s)' % ', '.join(str(code) for code, _text in found.ede) if found.ede else '')
+        return found
+    wanted = qname
+    for _hop in range(8):
+        cname = None
+        for rrset in response.answer:
+            if rrset.name == wanted and rrset.rdtype == qtype:
+                found.records = [rdata.to_text() for rdata in rrset]
+                return found
+            if rrset.name == wanted and rrset.rdtype == dns.rdatatype.CNAME:
+                cname = rrset[0].target
+        if cname is None:
+            break
+        wanted = cname
+    return found
+
+
 def absolute(name: str) -> str:
     return name if name.endswith('.') else name + '.'
 
@@ -158,6 +224,7 @@ class Resolver:
         self._resolver.search = []
         self._resolver.use_search_by_default = False
         self._cache: dict[tuple[str, str], asyncio.Future[Lookup]] = {}
+        self._secure: dict[tuple[str, str], asyncio.Future[SecureLookup]] = {}
         self.max_mx_hosts = max_mx_hosts
         self.max_queries = max_queries
         self._in_flight: asyncio.Semaphore | None = None  # made in the running loop, on the first query
@@ -209,6 +276,87 @@ class Resolver:
             cname = canonical
         records = [rdata.to_text() for rdata in answer.rrset] if answer.rrset is not None else []
         return Lookup(records=records, cname=cname)
+
+    async def secure_lookup(self, name: str, rdtype: str) -> SecureLookup:
+        """``name rdtype`` with DO set, from the configured nameservers: the records, the AD bit, rcode, EDE.
+
+        Cached and paced like ``lookup`` (a separate cache: the answer carries more). A SERVFAIL is asked
+        once more with CD set; an answer then means the data are bogus. Only the nameservers this
+        Resolver was configured with are asked, in order, until one answers.
+        """
+        key = ('dnssec:' + absolute(name).lower(), rdtype)
+        future = self._secure.get(key)
+        if future is None:
+            future = asyncio.ensure_future(self._secure_query(key[0][len('dnssec:'):], rdtype))
+            self._secure[key] = future
+        return await asyncio.shield(future)
+
+    async def validates(self, name: str) -> bool:
+        """Whether the resolver validates DNSSEC: some zone above ``name`` (up to the root) has a DNSKEY answer with AD.
+
+        A name without AD may be in an unsigned zone (insecure) or behind a resolver that does not
+        validate; only a signed ancestor answered with AD tells the two apart. The walk stops at the
+        first AD; every step is cached.
+        """
+        current = dns.name.from_text(absolute(name))
+        while True:
+            current = current.parent() if current != dns.name.root else None
+            if current is None:
+                return False
+            found = await self.secure_lookup(current.to_text(), 'DNSKEY')
+            if found.secure:
+                return True
+
+    async def _secure_query(self, name: str, rdtype: str) -> SecureLookup:
+        if self._in_flight is None:
+            self._in_flight = asyncio.Semaphore(self.max_queries)
+        async with self._in_flight:
+            found = await self._ask_secure(name, rdtype, checking_disabled=False)
+            for _retry in range(TRIES_ON_TIMEOUT - 1):
+                if not found.timed_out:
+                    break
+                found = await self._ask_secure(name, rdtype, checking_disabled=False)
+            if found.rcode == 'SERVFAIL':
+                again = await self._ask_secure(name, rdtype, checking_disabled=True)
+                if again.error is None and again.rcode in ('NOERROR', 'NXDOMAIN'):
+                    # The data are there, and the resolver would not vouch for them: bogus.
+                    found.bogus = True
+                    found.records = again.records
+                    found.ede = found.ede or again.ede
+        return found
+
+    async def _ask_secure(self, name: str, rdtype: str, *, checking_disabled: bool) -> SecureLookup:
+        qname = dns.name.from_text(name)
+        qtype = dns.rdatatype.from_text(rdtype)
+        query = dns.message.make_query(qname, qtype, want_dnssec=True, use_edns=0, payload=1232)
+        query.flags |= dns.flags.RD
+        if checking_disabled:
+            query.flags |= dns.flags.CD
+        port = self._resolver.port
+        timeout = self._resolver.timeout
+        problems = []
+        timed_out = False
+        for server in [str(server) for server in self._resolver.nameservers]:
+            try:
+                response, _tcp = await dns.asyncquery.udp_with_fallback(query, server, timeout=timeout, port=port)
+            except dns.exception.Timeout:
+                timed_out = True
+                problems.append('%s: timeout' % server)
+                continue
+            except OSError as exc:
+                if exc.errno in LOCAL_ERRNOS:
+                    return SecureLookup(error=_local_message(name, rdtype, exc))
+                problems.append('%s: %s' % (server, exc))
+                continue
+            except dns.exception.DNSException as exc:
+                problems.append('%s: %s' % (server, exc))
+                continue
+            return _secure_answer(name, rdtype, qname, qtype, response, server)
+        if timed_out and len(problems) == len(self._resolver.nameservers):
+            return SecureLookup(error='DNS timeout looking up %s %s with DNSSEC (asked %d times)'
+                                % (relative(name), rdtype, TRIES_ON_TIMEOUT), timed_out=True)
+        return SecureLookup(error='no nameserver answered %s %s with DNSSEC: %s'
+                            % (relative(name), rdtype, '; '.join(problems) or 'none configured'))
 
     async def ptr(self, address: str) -> Lookup:
         """The PTR records of an IP address (its in-addr.arpa or ip6.arpa name), cached like every lookup."""

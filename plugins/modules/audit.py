@@ -51,13 +51,18 @@ options:
         in one extra session per MX address, and one short session more for TLS 1.0/1.1; O(tls_ca_file) sets the trust anchors.
       - V(identity) is reverse DNS and the server's own name (V(ID-1), V(ID-2)), judged from DNS and the greeting of a
         session shared with V(null_sender) and V(relay).
+      - V(dane) is DANE for SMTP (V(DANE-1) to V(DANE-3), RFC 7672) at every address of each MX host - the TLSA records at
+        C(_25._tcp.<MX host>) asked with DNSSEC OK through the configured resolver (its AD bit is the DNSSEC status), the
+        domain's MX RRset, and, when usable TLSA records exist, the certificate presented after STARTTLS (one short session
+        per MX host name and address, shared with other policy checks). No TLSA - no session, and the rules are V(skipped)
+        as not applicable. A resolver that does not validate DNSSEC gives V(inconclusive), never V(fail).
       - Every finding's C(check) is one of these values. The older names V(greeting) and V(ehlo) (for V(session))
         and V(domain_acceptance) (for V(postmaster)) are accepted as aliases.
       - An empty list is refused.
     type: list
     elements: str
-    choices: [mx, session, postmaster, null_sender, relay, recipient, pipelining, tls, identity, domain_acceptance, ehlo, greeting]
-    default: [mx, session, postmaster, null_sender, relay, recipient, pipelining, tls, identity]
+    choices: [mx, session, postmaster, null_sender, relay, recipient, pipelining, tls, identity, dane, domain_acceptance, ehlo, greeting]
+    default: [mx, session, postmaster, null_sender, relay, recipient, pipelining, tls, identity, dane]
   retry_4xx:
     description:
       - Seconds to wait before trying once more, in new sessions, the probes that met a temporary (4xx) reply and left a rule

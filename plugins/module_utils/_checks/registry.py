@@ -19,6 +19,12 @@ Scopes:
   address serves (the server's conformance does not depend on the domain).
 - MAILBOX: probed per domain at every address of its MX hosts; several
   domains of one address share a session, a transaction each.
+- HOST: judged per domain at every address, from what the MX host name and
+  the address show (DANE: the host name's TLSA, the address's certificate).
+  The jobs of an address are cut per MX host name, so a finding is never
+  judged from another domain's MX host; what the check fetches is shared
+  run-wide per (host name, address) by the check itself (a cached lookup,
+  ``starttls.presented_once``). Needs ``run``, called once per domain.
 """
 
 from __future__ import annotations
@@ -28,12 +34,13 @@ from dataclasses import dataclass
 
 from .._dns import MXSet
 from .._findings import Finding
-from . import identity, mx, null_sender, pipelining, postmaster, recipient, relay, session, tls
+from . import dane, identity, mx, null_sender, pipelining, postmaster, recipient, relay, session, tls
 from .probe import CheckOutcome, ProbeSession, ProbeSettings, Target
 
 DOMAIN = 'domain'
 SERVER = 'server'
 MAILBOX = 'mailbox'
+HOST = 'host'
 
 OwnSessions = t.Callable[[Target, ProbeSettings], t.Awaitable[CheckOutcome]]
 SharedProbe = t.Callable[[ProbeSession, Target], t.Awaitable[t.List[Finding]]]
@@ -74,6 +81,7 @@ REGISTRY: tuple[Check, ...] = (
     Check(pipelining.CHECK, pipelining.RULES, SERVER, weight=1000, run=pipelining.run_pipelining),
     Check(tls.CHECK, tls.RULES, SERVER, weight=6, run=tls.run_tls),
     Check(identity.CHECK, identity.RULES, SERVER, weight=0, probe=identity.probe_identity, shares='server'),
+    Check(dane.CHECK, dane.RULES, HOST, weight=3, run=dane.run_dane),
 )
 
 CHECKS: dict[str, Check] = {check.id: check for check in REGISTRY}

@@ -10,7 +10,8 @@ own sessions gets a job of its own per address; checks whose probes share a
 session (the same shares value) get one job together. SERVER-scope jobs
 speak for every domain of the address (one probe, its findings copied);
 MAILBOX-scope jobs take up to DOMAINS_PER_SESSION domains, a transaction
-each. Jobs are ordered long first within an address, then round robin over
+each. HOST-scope jobs take the domains of one MX host name at the address,
+each judged in turn (never from another domain's MX host name). Jobs are ordered long first within an address, then round robin over
 the addresses, so the connection slots spread over as many servers as
 possible and no long wait lands at the end of the run.
 """
@@ -21,7 +22,7 @@ import typing as t
 from dataclasses import dataclass, field
 
 from .._checks.probe import ProbeSettings, Target
-from .._checks.registry import CHECKS, MAILBOX, SERVER, Check
+from .._checks.registry import CHECKS, HOST, MAILBOX, SERVER, Check
 from .._findings import Finding
 
 # Domains of one address that share an envelope session (a transaction each, RSET between).
@@ -45,6 +46,11 @@ class Job:
         """Each target probed in turn (MAILBOX), rather than one probe reported for all (SERVER)."""
         return self.checks[0].scope == MAILBOX
 
+    @property
+    def per_host(self) -> bool:
+        """The targets share one MX host name and are judged each in turn by the check's run (HOST)."""
+        return self.checks[0].scope == HOST
+
     def rules(self, settings: ProbeSettings) -> list[str]:
         return [rule for check in self.checks for rule in check.active_rules(settings)]
 
@@ -54,11 +60,19 @@ def _groups(check_ids: t.Sequence[str]) -> list[tuple[Check, ...]]:
     groups: dict[str, list[Check]] = {}
     for check_id in check_ids:
         check = CHECKS[check_id]
-        if check.scope not in (SERVER, MAILBOX):
+        if check.scope not in (SERVER, MAILBOX, HOST):
             continue
         key = 'shares:' + check.shares if check.shares else 'own:' + check.id
         groups.setdefault(key, []).append(check)
     return [tuple(group) for group in groups.values()]
+
+
+def _by_host(targets: list[Target]) -> list[list[Target]]:
+    """The targets of one address grouped by MX host name (case-insensitive), in their order."""
+    hosts: dict[str, list[Target]] = {}
+    for target in targets:
+        hosts.setdefault((target.mx or '').rstrip('.').lower(), []).append(target)
+    return list(hosts.values())
 
 
 def plan(by_address: dict[str, list[Target]], check_ids: t.Sequence[str]) -> list[Job]:
@@ -70,6 +84,10 @@ def plan(by_address: dict[str, list[Target]], check_ids: t.Sequence[str]) -> lis
             weight = sum(check.weight for check in group)
             if group[0].scope == SERVER:
                 jobs.append(Job(address, group, targets, weight))
+                continue
+            if group[0].scope == HOST:
+                for same_host in _by_host(targets):
+                    jobs.append(Job(address, group, same_host, weight))
                 continue
             for start in range(0, len(targets), DOMAINS_PER_SESSION):
                 chunk = targets[start:start + DOMAINS_PER_SESSION]

@@ -52,6 +52,12 @@ def job_problem(job: Job, settings: ProbeSettings, problem: Problem) -> list[Fin
 
 async def run_job(job: Job, settings: ProbeSettings) -> None:
     first = job.targets[0]
+    if job.per_host:
+        # One MX host name, judged per domain: what the check fetches is shared per (host, address) by the check.
+        for target in job.targets:
+            outcome = await job.checks[0].run(target, settings)  # type: ignore[misc]
+            job.findings += outcome.findings
+        return
     if job.checks[0].run is not None:
         outcome = await job.checks[0].run(first, settings)
         job.findings = copies(outcome.findings, job.targets)

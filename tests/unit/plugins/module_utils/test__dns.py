@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The Resolver over a fake dnspython resolver: caps, pacing, retries, local errors (no packet is sent)."""
+"""The Resolver over a fake dnspython resolver: caps, pacing, retries, local errors, DNSSEC answers (no packet is sent)."""
 
 from __future__ import annotations
 
@@ -138,3 +138,108 @@ def test_probed_addresses_leave_out_private_and_capped_ones():
                        beyond_cap=['192.0.2.2'])
     assert host.probed_addresses == ['192.0.2.1']
     assert host.to_dict()['addresses'] == ['192.0.2.1', '10.0.0.1', '192.0.2.2']
+
+
+# ------------------------------------------------------------ DNSSEC-aware lookups (secure_lookup)
+
+def _response(qname, rdtype, rcode='NOERROR', ad=False, answer=(), ede=()):
+    import dns.edns  # pylint: disable=import-outside-toplevel
+    import dns.flags  # pylint: disable=import-outside-toplevel
+    import dns.rcode  # pylint: disable=import-outside-toplevel
+    import dns.rrset  # pylint: disable=import-outside-toplevel
+    query = dns.message.make_query(qname, rdtype, want_dnssec=True, use_edns=0)
+    response = dns.message.make_response(query)
+    response.set_rcode(dns.rcode.from_text(rcode))
+    if ad:
+        response.flags |= dns.flags.AD
+    for owner, kind, text in answer:
+        response.answer.append(dns.rrset.from_text(owner, 60, 'IN', kind, text))
+    if ede:
+        response.use_edns(0, dns.flags.DO, 1232, options=[dns.edns.EDEOption(code, text) for code, text in ede])
+    return dns.message.from_wire(response.to_wire())
+
+
+def _secure(response, qname='_25._tcp.mx.example.org.', rdtype='TLSA'):
+    import dns.name  # pylint: disable=import-outside-toplevel
+    import dns.rdatatype  # pylint: disable=import-outside-toplevel
+    return _dns._secure_answer(qname, rdtype, dns.name.from_text(qname), dns.rdatatype.from_text(rdtype), response, '192.0.2.53')
+
+
+def test_secure_answer_reads_ad_and_the_records():
+    found = _secure(_response('_25._tcp.mx.example.org.', 'TLSA', ad=True,
+                              answer=[('_25._tcp.mx.example.org.', 'TLSA', '3 1 1 ' + 'ab' * 32)]))
+    assert found.secure and found.records == ['3 1 1 ' + 'ab' * 32] and found.error is None
+    assert 'NOERROR AD' in found.describe()
+
+
+def test_secure_answer_follows_cnames():
+    chain = [('mx.example.org.', 'CNAME', 'host.example.net.'), ('host.example.net.', 'A', '192.0.2.1')]
+    found = _secure(_response('mx.example.org.', 'A', answer=chain), qname='mx.example.org.', rdtype='A')
+    assert found.records == ['192.0.2.1'] and not found.secure
+
+
+def test_secure_answer_servfail_keeps_the_ede():
+    found = _secure(_response('_25._tcp.mx.example.org.', 'TLSA', rcode='SERVFAIL', ede=[(6, 'DNSSEC Bogus')]))
+    assert found.rcode == 'SERVFAIL' and found.ede == [(6, 'DNSSEC Bogus')] and 'EDE 6' in found.error
+
+
+def test_secure_answer_nxdomain():
+    found = _secure(_response('_25._tcp.mx.example.org.', 'TLSA', rcode='NXDOMAIN', ad=True))
+    assert found.nxdomain and found.secure and not found.records and found.error is None
+
+
+def test_a_servfail_answered_with_cd_is_bogus(monkeypatch):
+    resolver = Resolver(['192.0.2.53'], port=5300, timeout=0.5)
+    asked = []
+
+    async def ask(name, rdtype, *, checking_disabled):
+        asked.append(checking_disabled)
+        if checking_disabled:
+            return _dns.SecureLookup(records=['3 1 1 ' + 'ab' * 32])
+        return _dns.SecureLookup(rcode='SERVFAIL', error='SERVFAIL', ede=[(6, 'bogus')])
+
+    monkeypatch.setattr(resolver, '_ask_secure', ask)
+
+    async def twice():
+        return await asyncio.gather(resolver.secure_lookup('_25._tcp.mx.example.org', 'TLSA'),
+                                    resolver.secure_lookup('_25._TCP.mx.example.org.', 'TLSA'))
+
+    first, second = asyncio.run(twice())
+    assert first is second and first.bogus and first.records and asked == [False, True]  # cached: asked once, then with CD
+
+
+def test_a_servfail_also_with_cd_is_an_error_not_bogus(monkeypatch):
+    resolver = Resolver(['192.0.2.53'], port=5300, timeout=0.5)
+
+    async def ask(name, rdtype, *, checking_disabled):
+        return _dns.SecureLookup(rcode='SERVFAIL', error='the resolver answered SERVFAIL')
+
+    monkeypatch.setattr(resolver, '_ask_secure', ask)
+    found = asyncio.run(resolver.secure_lookup('_25._tcp.mx.example.org', 'TLSA'))
+    assert not found.bogus and found.error
+
+
+def test_validates_walks_up_to_the_first_ad(monkeypatch):
+    resolver = Resolver(['192.0.2.53'], port=5300, timeout=0.5)
+    asked = []
+
+    async def ask(name, rdtype, *, checking_disabled):
+        asked.append(name)
+        return _dns.SecureLookup(secure=name == 'example.org.')
+
+    monkeypatch.setattr(resolver, '_ask_secure', ask)
+    assert asyncio.run(resolver.validates('_25._tcp.mx.example.org'))
+    assert asked == ['_tcp.mx.example.org.', 'mx.example.org.', 'example.org.']
+
+
+def test_validates_is_false_when_no_zone_up_to_the_root_has_ad(monkeypatch):
+    resolver = Resolver(['192.0.2.53'], port=5300, timeout=0.5)
+    asked = []
+
+    async def ask(name, rdtype, *, checking_disabled):
+        asked.append((name, rdtype))
+        return _dns.SecureLookup()
+
+    monkeypatch.setattr(resolver, '_ask_secure', ask)
+    assert not asyncio.run(resolver.validates('_25._tcp.mx.example.org'))
+    assert asked[-1] == ('.', 'DNSKEY') and len(asked) == 5

@@ -27,8 +27,17 @@ def test_every_check_at_one_address():
         (['null_sender', 'relay', 'identity'], 10),               # once per address, for every domain
         (['postmaster', 'recipient'], 10 - DOMAINS_PER_SESSION),
         (['tls'], 10),                                            # STARTTLS: a short session of its own
+        (['dane'], 10),                                           # per MX host name (one here), each domain in turn
     ]
     assert all(job.address == '192.0.2.1' for job in jobs)
+
+
+def test_host_scope_jobs_are_cut_per_mx_host_name():
+    mixed = [Target('a.example', 'mx1.example', '192.0.2.1'), Target('b.example', 'MX1.example.', '192.0.2.1'),
+             Target('c.example', 'mx2.example', '192.0.2.1')]
+    jobs = plan({'192.0.2.1': mixed}, ('dane',))
+    assert sorted([target.domain for target in job.targets] for job in jobs) == [['a.example', 'b.example'], ['c.example']]
+    assert all(job.per_host and not job.per_domain for job in jobs)
 
 
 def test_domain_scope_checks_make_no_jobs():

@@ -1,0 +1,190 @@
+# Copyright (c) mxaudit.smtp contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The dane check through the audit module against a real DNSSEC lab: NSD (a signed and an unsigned zone),
+Unbound validating with the lab trust anchor (tests/lab/dnssec.py), and lab STARTTLS servers on loopback.
+
+Without nsd, unbound or ldnsutils the tests skip, except with CI=true: there they fail (.ci/run installs them).
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+
+import pytest
+
+from ansible_collections.mxaudit.smtp.plugins.module_utils import _dane
+from ansible_collections.mxaudit.smtp.plugins.modules import audit
+from ansible_collections.mxaudit.smtp.tests.lab import LabRunner
+from ansible_collections.mxaudit.smtp.tests.lab.dnssec import DNSSECLab, missing_binaries
+from ansible_collections.mxaudit.smtp.tests.lab.tls import lab_ca
+from ansible_collections.mxaudit.smtp.tests.unit.module_call import run_module
+
+pytest.importorskip('cryptography')
+from cryptography.hazmat.primitives import serialization  # noqa: E402  pylint: disable=wrong-import-position
+
+_WORKER = int(os.environ.get('PYTEST_XDIST_WORKER', 'gw0')[2:] or 0)
+# Ports of this lab alone (the others: 2587.., 3525/3553, 4525/4553, 5525/5553, 6525/6553, 7525/7553, 2597, 2599).
+SMTP_PORT = 2625 + 10 * _WORKER
+NSD_PORT = 5354 + 10 * _WORKER
+UNBOUND_PORT = 5355 + 10 * _WORKER
+PLAIN_DNS_PORT = 5356 + 10 * _WORKER
+
+# host label -> (address, behaviour)
+SERVERS = {
+    'good': ('127.0.57.1', 'tls_valid'),
+    'mismatch': ('127.0.57.2', 'tls_valid'),
+    'unsigned': ('127.0.57.3', 'tls_valid'),
+    'bogus': ('127.0.57.4', 'tls_valid'),
+    'pkix': ('127.0.57.5', 'tls_valid'),
+    'plain': ('127.0.57.6', 'compliant'),
+    'none': ('127.0.57.7', 'compliant'),
+}
+RANDOM = '3 1 1 ' + '5a' * 32
+NEXT_KEY = '3 1 1 ' + 'c3' * 32
+
+
+def mx_name(label):
+    return 'mx.unsigned.dane.lab.test' if label == 'unsigned' else 'mx.%s.dane.lab.test' % label
+
+
+def leaf_der(host):
+    ca = lab_ca()
+    ca.server_context(host, 'valid')  # made once per (host, kind): the certificate the lab server presents
+    with open(os.path.join(ca.directory, '%s-valid.crt' % host), encoding='ascii') as handle:
+        return ssl.PEM_cert_to_DER_cert(handle.read())
+
+
+def tlsa(usage, selector, mtype, der):
+    return '%d %d %d %s' % (usage, selector, mtype, _dane.association(der, selector, mtype).hex())
+
+
+def zones():
+    signed, unsigned = [], [('@', 'MX', '10 mx.unsigned.dane.lab.test.'), ('mx', 'A', SERVERS['unsigned'][0]),
+                            ('mxinsecure', 'MX', '10 mx.good.dane.lab.test.'), ('host', 'A', '127.0.57.8')]
+    for label, (address, _behaviour) in SERVERS.items():
+        if label == 'unsigned':
+            continue
+        signed += [(label, 'MX', '10 mx.%s' % label), ('mx.' + label, 'A', address)]
+    leaf = {label: leaf_der(mx_name(label)) for label in SERVERS}
+    ca = lab_ca().certificate.public_bytes(serialization.Encoding.DER)
+    signed += [
+        ('_25._tcp.mx.good', 'TLSA', tlsa(3, 1, 1, leaf['good'])),
+        ('_25._tcp.mx.good', 'TLSA', NEXT_KEY),
+        ('_25._tcp.mx.mismatch', 'TLSA', RANDOM),
+        ('_25._tcp.mx.bogus', 'TLSA', tlsa(3, 1, 1, leaf['bogus'])),
+        ('_25._tcp.mx.pkix', 'TLSA', tlsa(1, 1, 1, leaf['pkix'])),
+        ('_25._tcp.mx.pkix', 'TLSA', tlsa(0, 0, 1, ca)),
+        ('_25._tcp.mx.plain', 'TLSA', RANDOM),
+        # A secure TLSA at a host name whose addresses come through a CNAME into the unsigned zone (no server: no session).
+        ('addrinsecure', 'MX', '10 mx.addrinsecure'),
+        ('mx.addrinsecure', 'CNAME', 'host.unsigned.dane.lab.test.'),
+        ('_25._tcp.mx.addrinsecure', 'TLSA', RANDOM),
+    ]
+    unsigned.append(('_25._tcp.mx', 'TLSA', tlsa(3, 1, 1, leaf['unsigned'])))
+    return signed, unsigned
+
+
+@pytest.fixture(scope='module')
+def dnssec_lab():
+    missing = missing_binaries()
+    if missing:
+        message = 'the DNSSEC lab needs %s (apt-get install nsd unbound ldnsutils)' % ', '.join(missing)
+        if os.environ.get('CI', '').lower() == 'true':
+            pytest.fail(message + ' (CI=true: .ci/run must install them)')
+        pytest.skip(message)
+    signed, unsigned = zones()
+    lab = DNSSECLab(signed, unsigned, nsd_port=NSD_PORT, unbound_port=UNBOUND_PORT,
+                    bogus=[('_25._tcp.mx.bogus.dane.lab.test.', 'TLSA')])
+    runner = LabRunner()
+    try:
+        lab.start()
+        servers = {label: runner.start_smtp(behaviour, address, SMTP_PORT, name=mx_name(label))
+                   for label, (address, behaviour) in SERVERS.items()}
+        # The plain lab DNS (it never sets AD) with the good case's records: a resolver that does not validate.
+        good = 'mx.good.dane.lab.test.'
+        plain = runner.start_dns({'good.dane.lab.test.': {'MX': ['10 ' + good]}, good: {'A': [SERVERS['good'][0]]},
+                                  '_25._tcp.' + good: {'TLSA': [rdata for owner, _rdtype, rdata in signed if owner == '_25._tcp.mx.good']}},
+                                 '127.0.0.1', PLAIN_DNS_PORT)
+        yield {'lab': lab, 'servers': servers, 'plain_dns': plain}
+    finally:
+        runner.stop()
+        lab.stop()
+
+
+def audit_run(capsys, domains, dns_port):
+    args = {'domains': domains, 'checks': ['mx', 'dane'], 'port': SMTP_PORT, 'helo_name': 'audit.lab.test',
+            'timeout': 3.0, 'allow_private_addresses': True,
+            'resolver': {'nameservers': ['127.0.0.1'], 'port': dns_port, 'timeout': 2.0}}
+    code, result = run_module(audit, args, capsys)
+    assert code == 0, result
+    return {domain['domain']: domain for domain in result['domains']}
+
+
+def statuses(domain):
+    return {finding['rule']: finding['status'] for finding in domain['findings'] if finding['rule'].startswith('DANE-')}
+
+
+def summary(domain, rule):
+    return next(finding['summary'] for finding in domain['findings'] if finding['rule'] == rule)
+
+
+EXPECTED = {
+    'good.dane.lab.test': {'DANE-1': 'pass', 'DANE-2': 'pass', 'DANE-3': 'pass'},
+    'mismatch.dane.lab.test': {'DANE-1': 'pass', 'DANE-2': 'fail', 'DANE-3': 'warn'},
+    'unsigned.dane.lab.test': {'DANE-1': 'warn', 'DANE-2': 'skipped', 'DANE-3': 'skipped'},
+    'bogus.dane.lab.test': {'DANE-1': 'fail', 'DANE-2': 'skipped', 'DANE-3': 'skipped'},
+    'pkix.dane.lab.test': {'DANE-1': 'warn', 'DANE-2': 'skipped', 'DANE-3': 'skipped'},
+    'mxinsecure.unsigned.dane.lab.test': {'DANE-1': 'warn', 'DANE-2': 'skipped', 'DANE-3': 'skipped'},
+    'plain.dane.lab.test': {'DANE-1': 'pass', 'DANE-2': 'fail', 'DANE-3': 'warn'},
+    'none.dane.lab.test': {'DANE-1': 'skipped', 'DANE-2': 'skipped', 'DANE-3': 'skipped'},
+    'addrinsecure.dane.lab.test': {'DANE-1': 'warn', 'DANE-2': 'skipped', 'DANE-3': 'skipped'},
+}
+
+
+def test_every_case_through_the_validating_resolver(dnssec_lab, capsys):
+    """One audit of every case through Unbound; the MX host mx.good serves two domains (one with an insecure MX)."""
+    found = audit_run(capsys, list(EXPECTED), UNBOUND_PORT)
+    for domain, expected in EXPECTED.items():
+        assert statuses(found[domain]) == expected, (domain, [
+            (f['rule'], f['status'], f['summary']) for f in found[domain]['findings']])
+    # Why each is judged so.
+    assert 'DANE-EE' in summary(found['good.dane.lab.test'], 'DANE-2')
+    assert 'no usable TLSA record matches' in summary(found['mismatch.dane.lab.test'], 'DANE-2')
+    assert 'insecure' in summary(found['unsigned.dane.lab.test'], 'DANE-1')
+    bogus = summary(found['bogus.dane.lab.test'], 'DANE-1')
+    assert 'bogus' in bogus and 'EDE 6' in bogus
+    assert '3.1.3' in summary(found['pkix.dane.lab.test'], 'DANE-1')
+    assert 'MX RRset' in summary(found['mxinsecure.unsigned.dane.lab.test'], 'DANE-1')
+    assert 'STARTTLS is not offered' in summary(found['plain.dane.lab.test'], 'DANE-2')
+    assert 'not published' in summary(found['none.dane.lab.test'], 'DANE-1')
+    assert '2.2.2' in summary(found['addrinsecure.dane.lab.test'], 'DANE-1')
+    # Verdicts: not published and insecure are not failures; a mismatch, bogus TLSA or no STARTTLS are.
+    verdicts = {domain: found[domain]['verdict'] for domain in EXPECTED}
+    for domain in ('good.dane.lab.test', 'none.dane.lab.test', 'unsigned.dane.lab.test', 'pkix.dane.lab.test',
+                   'mxinsecure.unsigned.dane.lab.test'):
+        assert verdicts[domain] == 'compliant', (domain, found[domain]['findings'])
+    for domain in ('mismatch.dane.lab.test', 'bogus.dane.lab.test', 'plain.dane.lab.test'):
+        assert verdicts[domain] == 'noncompliant', domain
+    # No session where there is nothing to match; one for mx.good (shared), with SNI = the MX host name.
+    servers = dnssec_lab['servers']
+    for label in ('unsigned', 'bogus', 'pkix', 'none'):
+        assert servers[label].connections == 0, label
+    assert servers['good'].connections == 1
+    assert servers['good'].options.get('sni_seen') == ['mx.good.dane.lab.test']
+    assert all(server.data_commands == 0 for server in servers.values())
+    # The same MX host, judged per domain.
+    other = found['mxinsecure.unsigned.dane.lab.test']
+    assert all(f['mx'] == 'mx.good.dane.lab.test' for f in other['findings'] if f['rule'].startswith('DANE-'))
+
+
+@pytest.mark.parametrize('port_key', ['nsd', 'plain'])
+def test_a_resolver_that_does_not_validate_gives_dnssec_status_unknown(dnssec_lab, capsys, port_key):
+    port = NSD_PORT if port_key == 'nsd' else dnssec_lab['plain_dns'].port
+    found = audit_run(capsys, ['good.dane.lab.test'], port)['good.dane.lab.test']
+    assert statuses(found) == {'DANE-1': 'inconclusive', 'DANE-2': 'inconclusive', 'DANE-3': 'inconclusive'}
+    text = summary(found, 'DANE-1')
+    assert 'DNSSEC status unknown' in text and 'insecure' not in text
+    assert found['verdict'] == 'unverified'
