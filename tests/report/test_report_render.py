@@ -368,6 +368,16 @@ def test_screenshots_at_desktop_and_phone_width_and_a_printout(rendered, chromiu
     assert pdf.read_bytes()[:5] == b'%PDF-' and pdf.stat().st_size > 50_000
 
 
+def test_a_printout_opens_the_transcripts_of_failures_only(rendered):
+    source = (rendered.merged / 'mxaudit-report.html').read_text()
+    opened = Counter()
+    for match in re.finditer(r'<tr class="f-(\w+)"(.*?)</tr>', source, re.DOTALL):
+        if 'print-open' in match.group(2):
+            opened[match.group(1)] += 1
+    assert opened['fail'] > 0 and set(opened) == {'fail'}, opened
+    assert 'details.transcript.print-open::details-content' in source
+
+
 def test_the_hostile_failure_renders_as_text_in_the_browser(hostile, chromium):
     reader = DomReader()
     reader.feed(chromium.dump_dom(hostile / 'mxaudit-report.html'))
