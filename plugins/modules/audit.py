@@ -51,13 +51,20 @@ options:
         in one extra session per MX address, and one short session more for TLS 1.0/1.1; O(tls_ca_file) sets the trust anchors.
       - V(identity) is reverse DNS and the server's own name (V(ID-1), V(ID-2)), judged from DNS and the greeting of a
         session shared with V(null_sender) and V(relay).
+      - V(mta_sts) is MTA-STS (RFC 8461) and TLS reporting (RFC 8460) per domain (V(STS-1) to V(STS-3), V(RPT-1)) - the
+        C(_mta-sts) and C(_smtp._tls) TXT records, the policy fetched over HTTPS from C(mta-sts.<domain>) (port 443, no
+        redirect followed, at most 64 KiB, verified against O(tls_ca_file) or the system store), the MX hosts against its
+        C(mx) patterns and the certificate each MX address presents after STARTTLS (one session per MX host and address,
+        shared with other checks). A domain without an C(_mta-sts) record costs two TXT lookups and gets these rules
+        V(skipped) as not applicable. It runs after the SMTP sessions, within O(deadline).
       - Every finding's C(check) is one of these values. The older names V(greeting) and V(ehlo) (for V(session))
         and V(domain_acceptance) (for V(postmaster)) are accepted as aliases.
       - An empty list is refused.
     type: list
     elements: str
-    choices: [mx, session, postmaster, null_sender, relay, recipient, pipelining, tls, identity, domain_acceptance, ehlo, greeting]
-    default: [mx, session, postmaster, null_sender, relay, recipient, pipelining, tls, identity]
+    choices: [mx, session, postmaster, null_sender, relay, recipient, pipelining, tls, identity, mta_sts, domain_acceptance, ehlo,
+              greeting]
+    default: [mx, session, postmaster, null_sender, relay, recipient, pipelining, tls, identity, mta_sts]
   retry_4xx:
     description:
       - Seconds to wait before trying once more, in new sessions, the probes that met a temporary (4xx) reply and left a rule
