@@ -652,8 +652,21 @@ async def judge_hosts(mxset: MXSet, policy: Policy, settings: ProbeSettings) -> 
 
 # ------------------------------------------------------------------ the domain
 
-def _all(rules: t.Iterable[str], status: str, summary: str, domain: str, applies: bool = True) -> list[Finding]:
-    return [Finding(rule, status, summary, domain=domain, applies=applies) for rule in rules]
+def _all(rules: t.Iterable[str], status: str, summary: str, domain: str, applies: bool = True,
+         transcript: t.Sequence[str] = ()) -> list[Finding]:
+    return [Finding(rule, status, summary, domain=domain, applies=applies, transcript=list(transcript)) for rule in rules]
+
+
+def evidence(name: str, rdtype: str, lookup: t.Any) -> list[str]:
+    """What a lookup answered, as transcript lines (``**`` notes: DNS is not the SMTP dialogue)."""
+    head = '** DNS %s %s' % (name, rdtype)
+    if lookup.error:
+        return ['%s: %s' % (head, lookup.error)]
+    if lookup.nxdomain:
+        return ['%s: NXDOMAIN' % head]
+    if not lookup.records:
+        return ['%s: no record' % head]
+    return ['%s: %s' % (head, record[:300]) for record in lookup.records[:8]]
 
 
 async def _dane_published(mxset: MXSet, settings: ProbeSettings) -> bool:
@@ -673,39 +686,46 @@ async def check_domain(mxset: MXSet, settings: ProbeSettings) -> list[Finding]:
     if mxset.error or mxset.nxdomain:
         return []  # MX-1 says why; nothing here is worth asking a DNS that failed
     if settings.resolver is None:
-        return _all(RULES, SKIPPED, 'not judged: the run handed this check no resolver', domain)
+        return _all(RULES, SKIPPED, 'not judged: the run handed this check no resolver', domain,
+                    transcript=['** no resolver: nothing looked up'])
     if mxset.null_mx and not mxset.null_mx_mixed:
         return _all(RULES, SKIPPED, 'null MX (RFC 7505): the domain accepts no mail, no transport policy applies', domain,
-                    applies=False)
-    sts, rpt = await asyncio.gather(settings.resolver.lookup('_mta-sts.' + domain, 'TXT'),
-                                    settings.resolver.lookup('_smtp._tls.' + domain, 'TXT'))
+                    applies=False, transcript=['** DNS %s MX: 0 .' % domain])
+    sts_name, rpt_name = '_mta-sts.' + domain, '_smtp._tls.' + domain
+    sts, rpt = await asyncio.gather(settings.resolver.lookup(sts_name, 'TXT'), settings.resolver.lookup(rpt_name, 'TXT'))
     found: list[Finding] = []
     published: list[str] = []
     sts_texts = _texts(sts.records)
+    sts_evidence = evidence(sts_name, 'TXT', sts)
     if sts.error:
-        found += _all(STS_RULES, ERROR, 'the _mta-sts.%s TXT lookup failed: %s' % (domain, sts.error), domain)
+        found += _all(STS_RULES, ERROR, 'the %s TXT lookup failed: %s' % (sts_name, sts.error), domain, transcript=sts_evidence)
     elif not sts_candidates(sts_texts):
         others = ' (%d TXT record%s without v=STSv1)' % (len(sts_texts), '' if len(sts_texts) == 1 else 's') if sts_texts else ''
-        found += _all(STS_RULES, SKIPPED, 'no v=STSv1 record at _mta-sts.%s%s: MTA-STS not published' % (domain, others),
-                      domain, applies=False)
+        found += _all(STS_RULES, SKIPPED, 'no v=STSv1 record at %s%s: MTA-STS not published' % (sts_name, others),
+                      domain, applies=False, transcript=sts_evidence)
     else:
         published.append('MTA-STS')
         status, summary, _record_id = judge_sts_record(sts_texts)
-        found.append(Finding('STS-1', status, summary, domain=domain,
-                             transcript=['** _mta-sts.%s TXT %s' % (domain, record[:200]) for record in sts.records[:8]]))
+        found.append(Finding('STS-1', status, summary, domain=domain, transcript=sts_evidence))
         fetched = await fetch_policy(domain, settings)
-        found.append(Finding('STS-2', fetched.status, fetched.summary, domain=domain, transcript=fetched.transcript))
+        policy_evidence = fetched.transcript or ['** the policy was not fetched']
+        found.append(Finding('STS-2', fetched.status, fetched.summary, domain=domain, transcript=policy_evidence))
         if fetched.policy is not None and fetched.policy.valid:
-            found += await judge_hosts(mxset, fetched.policy, settings)
+            hosts = await judge_hosts(mxset, fetched.policy, settings)
+            for item in hosts:
+                item.transcript = item.transcript or list(policy_evidence)
+            found += hosts
         else:
-            found.append(Finding('STS-3', SKIPPED, 'not judged: no valid policy was fetched (STS-2)', domain=domain))
+            found.append(Finding('STS-3', SKIPPED, 'not judged: no valid policy was fetched (STS-2)', domain=domain,
+                                 transcript=list(policy_evidence)))
+    rpt_evidence = evidence(rpt_name, 'TXT', rpt)
     if rpt.error:
-        found.append(Finding('RPT-1', ERROR, 'the _smtp._tls.%s TXT lookup failed: %s' % (domain, rpt.error), domain=domain))
+        found.append(Finding('RPT-1', ERROR, 'the %s TXT lookup failed: %s' % (rpt_name, rpt.error), domain=domain,
+                             transcript=rpt_evidence))
         return found
     rpt_texts = _texts(rpt.records)
     if not any(_RPT_START.match(text) for text in rpt_texts) and not published and await _dane_published(mxset, settings):
         published.append('DANE')
     status, summary, applies = judge_tlsrpt(rpt_texts, published)
-    found.append(Finding('RPT-1', status, summary, domain=domain, applies=applies,
-                         transcript=['** _smtp._tls.%s TXT %s' % (domain, record[:200]) for record in rpt.records[:8]]))
+    found.append(Finding('RPT-1', status, summary, domain=domain, applies=applies, transcript=rpt_evidence))
     return found

@@ -106,14 +106,11 @@ def test_a_slowloris_policy_server_is_cut_off_by_the_timeout(lab, policy_port, c
     assert item['verdict'] == 'unverified'
 
 
-def test_a_deadline_reached_before_the_fetch_is_inconclusive(lab, policy_port, capsys):
-    names = [sts_lab.domain('valid')]
-    args = lab.module_args(domains=names, checks=['mx', 'mta_sts'], deadline=0.001)
-    _code, result = run_module(audit, args, capsys)
-    item = result['domains'][0]
-    assert item['verdict'] != 'compliant'
-    assert all(finding['status'] in ('inconclusive', 'error') for finding in item['findings']
-               if finding['check'] == 'mta_sts'), item['findings']
+def test_the_run_deadline_bounds_the_policy_fetch(lab, policy_port, capsys):
+    """timeout 5 s would allow 15 s for the fetch; the run's deadline of 3 s cuts it off: inconclusive, not pass."""
+    item = audit_cases(lab, capsys, ['slow'], timeout=5.0, deadline=3)[sts_lab.domain('slow')]
+    assert statuses(item)['STS-2'] == ['inconclusive'], summary(item, 'STS-2')
+    assert item['verdict'] == 'unverified'
 
 
 def test_the_starttls_certificate_is_fetched_once_per_host_and_address(lab, policy_port, capsys):
