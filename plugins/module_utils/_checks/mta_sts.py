@@ -512,8 +512,8 @@ async def _get(address: str, host: str, settings: ProbeSettings, transcript: lis
         for name, value in response.headers[:12]:
             transcript.append('S: %s: %s' % (name, value[:120]))
         if response.status == 200:
-            transcript.append('** %d body bytes%s' % (len(response.body), ' (over the cap, not read on)'
-                                                       if response.too_large else ''))
+            over = ' (over the cap, not read on)' if response.too_large else ''
+            transcript.append('** %d body bytes%s' % (len(response.body), over))
         return response
     finally:
         writer.transport.abort()

@@ -61,7 +61,7 @@ def test_presented_once_opens_one_session_per_host_and_address(lab):
     settings = ProbeSettings(port=lab.port, helo_name='audit.lab.test', mail_from='postmaster@audit.lab.test', timeout=2.0)
 
     async def many():
-        return await asyncio.gather(*(starttls.presented_once(target, settings) for _ in range(5)))
+        return await asyncio.gather(*(starttls.presented_once(target, settings) for _index in range(5)))
 
     before = settings.run.counters['sessions']
     found = asyncio.run(many())

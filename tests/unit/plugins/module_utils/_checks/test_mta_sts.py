@@ -72,8 +72,8 @@ def test_v_stsv10_is_not_an_sts_record():
 
 @pytest.mark.parametrize('text, uris', [
     ('v=TLSRPTv1; rua=mailto:tlsrpt@example.org', ['mailto:tlsrpt@example.org']),
-    ('v=TLSRPTv1;rua=mailto:a@example.org,https://reports.example.org/tlsrpt', ['mailto:a@example.org',
-                                                                               'https://reports.example.org/tlsrpt']),
+    ('v=TLSRPTv1;rua=mailto:a@example.org,https://reports.example.org/tlsrpt',
+     ['mailto:a@example.org', 'https://reports.example.org/tlsrpt']),
     ('v=TLSRPTv1; rua=https://r.example.org/x;', ['https://r.example.org/x']),
 ])
 def test_valid_tlsrpt_records(text, uris):
@@ -90,7 +90,7 @@ def test_invalid_tlsrpt_records(text):
 
 
 def test_tlsrpt_absent_is_not_applicable_unless_a_policy_is_published():
-    assert mta_sts.judge_tlsrpt(['v=spf1 -all'], []) [0::2] == ('skipped', False)
+    assert mta_sts.judge_tlsrpt(['v=spf1 -all'], [])[0::2] == ('skipped', False)
     status, summary, applies = mta_sts.judge_tlsrpt([], ['MTA-STS'])
     assert status == 'warn' and applies and 'MTA-STS' in summary
     assert mta_sts.judge_tlsrpt([], ['DANE'])[0] == 'warn'
@@ -226,7 +226,7 @@ def test_response_judgements():
 
 
 def test_the_request_names_the_host_and_asks_for_no_keep_alive():
-    assert mta_sts.request('mta-sts.example.org') .startswith(
+    assert mta_sts.request('mta-sts.example.org').startswith(
         b'GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: mta-sts.example.org\r\n')
     assert b'Connection: close\r\n\r\n' in mta_sts.request('x')
 
