@@ -55,8 +55,8 @@ options:
         C(_mta-sts) and C(_smtp._tls) TXT records, the policy fetched over HTTPS from C(mta-sts.<domain>) (port 443, no
         redirect followed, at most 64 KiB, verified against O(tls_ca_file) or the system store), the MX hosts against its
         C(mx) patterns and the certificate each MX address presents after STARTTLS (one session per MX host and address,
-        shared with other checks). A domain without an C(_mta-sts) record costs two TXT lookups and gets these rules
-        V(skipped) as not applicable. It runs after the SMTP sessions, within O(deadline).
+        shared with other checks). A domain without an C(_mta-sts) record costs one TXT lookup (and the TLSA lookups of
+        its MX hosts, cached) and gets these rules V(skipped) as not applicable. It runs after the SMTP sessions, within O(deadline).
       - Every finding's C(check) is one of these values. The older names V(greeting) and V(ehlo) (for V(session))
         and V(domain_acceptance) (for V(postmaster)) are accepted as aliases.
       - An empty list is refused.

@@ -49,6 +49,7 @@ class Case:
     certificate: str = "valid"         # the policy host's certificate kind (tests/lab/tls.py KINDS)
     chunked: bool = False
     slow: bool = False                 # one byte of the answer every half second (a slowloris server)
+    tlsa: bool = False                 # a TLSA record at _25._tcp.<mx host>: DANE published
 
 
 CASES: dict[str, Case] = {
@@ -71,6 +72,7 @@ CASES: dict[str, Case] = {
     "no-starttls": Case(behaviour="compliant"),
     "slow": Case(slow=True),
     "none": Case(sts=['"v=spf1 -all"'], rpt=[]),
+    "dane-no-rpt": Case(sts=[], rpt=[], tlsa=True),
 }
 
 
@@ -89,6 +91,8 @@ def records() -> dict[str, dict[str, list[str]]]:
         fqdn = domain(name) + "."
         table[fqdn] = {"MX": ["10 %s." % mx_host(name)]}
         table[mx_host(name) + "."] = {"A": [NET + str(index)]}
+        if case.tlsa:
+            table["_25._tcp." + mx_host(name) + "."] = {"TLSA": ["3 1 1 " + "ab" * 32]}
         if case.sts:
             table["_mta-sts." + fqdn] = {"TXT": list(case.sts)}
         rpt = [VALID_RPT % domain(name)] if case.rpt is None else case.rpt

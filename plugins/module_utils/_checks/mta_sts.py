@@ -32,9 +32,11 @@ are known.
   (senders that apply the policy defer all mail to that host), in
   ``testing`` mode ``warn``.
 - RPT-1: ``_smtp._tls.<domain>`` TXT: one ``v=TLSRPTv1`` record with ``rua``
-  of mailto: or https: URIs. Absent: skipped (not applicable), unless the
-  domain publishes MTA-STS or DANE (a TLSA record at ``_25._tcp.<mx host>``),
-  then ``warn``: failures would go unreported.
+  of mailto: or https: URIs; absent, ``warn``: the failures of the domain's
+  policies would go unreported. Looked up only when the domain publishes
+  MTA-STS or DANE (a TLSA record at ``_25._tcp.<mx host>``, cached per
+  host); otherwise skipped (not applicable) - so a domain with neither costs
+  one TXT query, not two.
 
 Why asyncio streams and not http.client: the fetch runs on the run's event
 loop with no thread, its every read is bounded by the same clock as the
@@ -692,9 +694,10 @@ async def check_domain(mxset: MXSet, settings: ProbeSettings) -> list[Finding]:
         return _all(RULES, SKIPPED, 'null MX (RFC 7505): the domain accepts no mail, no transport policy applies', domain,
                     applies=False, transcript=['** DNS %s MX: 0 .' % domain])
     sts_name, rpt_name = '_mta-sts.' + domain, '_smtp._tls.' + domain
-    sts, rpt = await asyncio.gather(settings.resolver.lookup(sts_name, 'TXT'), settings.resolver.lookup(rpt_name, 'TXT'))
+    sts = await settings.resolver.lookup(sts_name, 'TXT')
     found: list[Finding] = []
     published: list[str] = []
+    rpt_task: asyncio.Future[t.Any] | None = None
     sts_texts = _texts(sts.records)
     sts_evidence = evidence(sts_name, 'TXT', sts)
     if sts.error:
@@ -705,27 +708,47 @@ async def check_domain(mxset: MXSet, settings: ProbeSettings) -> list[Finding]:
                       domain, applies=False, transcript=sts_evidence)
     else:
         published.append('MTA-STS')
+        rpt_task = asyncio.ensure_future(settings.resolver.lookup(rpt_name, 'TXT'))  # meanwhile
         status, summary, _record_id = judge_sts_record(sts_texts)
         found.append(Finding('STS-1', status, summary, domain=domain, transcript=sts_evidence))
-        fetched = await fetch_policy(domain, settings)
-        policy_evidence = fetched.transcript or ['** the policy was not fetched']
-        found.append(Finding('STS-2', fetched.status, fetched.summary, domain=domain, transcript=policy_evidence))
-        if fetched.policy is not None and fetched.policy.valid:
-            hosts = await judge_hosts(mxset, fetched.policy, settings)
-            for item in hosts:
-                item.transcript = item.transcript or list(policy_evidence)
-            found += hosts
-        else:
-            found.append(Finding('STS-3', SKIPPED, 'not judged: no valid policy was fetched (STS-2)', domain=domain,
-                                 transcript=list(policy_evidence)))
+        try:
+            found += await _policy_findings(mxset, settings)
+        except BaseException:
+            rpt_task.cancel()
+            raise
+    if rpt_task is None:
+        # The TLS-RPT record matters only to a domain with a policy to report on: without MTA-STS, DANE decides
+        # whether it is looked up at all (a bulk run of domains without either costs one TXT query per domain).
+        if await _dane_published(mxset, settings):
+            published.append('DANE')
+        elif not sts.error:
+            found.append(Finding('RPT-1', SKIPPED, 'neither MTA-STS nor DANE (TLSA at _25._tcp.<mx host>) is published: '
+                                 'no TLS failures to report, TLS-RPT not looked up', domain=domain, applies=False,
+                                 transcript=sts_evidence))
+            return found
+        rpt_task = asyncio.ensure_future(settings.resolver.lookup(rpt_name, 'TXT'))
+    rpt = await rpt_task
     rpt_evidence = evidence(rpt_name, 'TXT', rpt)
     if rpt.error:
         found.append(Finding('RPT-1', ERROR, 'the %s TXT lookup failed: %s' % (rpt_name, rpt.error), domain=domain,
                              transcript=rpt_evidence))
         return found
-    rpt_texts = _texts(rpt.records)
-    if not any(_RPT_START.match(text) for text in rpt_texts) and not published and await _dane_published(mxset, settings):
-        published.append('DANE')
-    status, summary, applies = judge_tlsrpt(rpt_texts, published)
+    status, summary, applies = judge_tlsrpt(_texts(rpt.records), published)
     found.append(Finding('RPT-1', status, summary, domain=domain, applies=applies, transcript=rpt_evidence))
+    return found
+
+
+async def _policy_findings(mxset: MXSet, settings: ProbeSettings) -> list[Finding]:
+    """STS-2 and STS-3 of a domain that publishes a v=STSv1 record."""
+    domain = mxset.domain
+    fetched = await fetch_policy(domain, settings)
+    policy_evidence = fetched.transcript or ['** the policy was not fetched']
+    found = [Finding('STS-2', fetched.status, fetched.summary, domain=domain, transcript=policy_evidence)]
+    if fetched.policy is None or not fetched.policy.valid:
+        found.append(Finding('STS-3', SKIPPED, 'not judged: no valid policy was fetched (STS-2)', domain=domain,
+                             transcript=list(policy_evidence)))
+        return found
+    for item in await judge_hosts(mxset, fetched.policy, settings):
+        item.transcript = item.transcript or list(policy_evidence)
+        found.append(item)
     return found

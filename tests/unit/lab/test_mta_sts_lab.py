@@ -71,7 +71,8 @@ EXPECTED: dict[str, tuple[dict[str, list[str]], str, dict[str, str]]] = {
     'https-wrong-name': ({'STS-2': ['fail'], 'STS-3': ['skipped']}, 'noncompliant', {'STS-2': 'not valid for that name'}),
     'no-starttls': ({'STS-3': ['fail']}, 'noncompliant', {'STS-3': 'STARTTLS is not offered'}),
     'none': ({'STS-1': ['skipped'], 'STS-2': ['skipped'], 'STS-3': ['skipped'], 'RPT-1': ['skipped']}, 'compliant',
-             {'STS-1': 'MTA-STS not published'}),
+             {'STS-1': 'MTA-STS not published', 'RPT-1': 'TLS-RPT not looked up'}),
+    'dane-no-rpt': ({'STS-1': ['skipped'], 'RPT-1': ['warn']}, 'compliant', {'RPT-1': 'publishes DANE'}),
 }
 
 

@@ -275,14 +275,27 @@ def test_a_domain_without_records_is_not_applicable_and_asks_little():
     found, resolver = run_domain({})
     assert [(f.rule, f.status, f.applies) for f in found] == [
         ('STS-1', 'skipped', False), ('STS-2', 'skipped', False), ('STS-3', 'skipped', False), ('RPT-1', 'skipped', False)]
-    assert sorted(resolver.asked) == [('_25._tcp.mx.example.org', 'TLSA'), ('_mta-sts.example.org', 'TXT'),
-                                      ('_smtp._tls.example.org', 'TXT')]
+    # One TXT query per domain; the TLSA of its MX hosts is cached per run (shared by every domain they serve).
+    assert sorted(resolver.asked) == [('_25._tcp.mx.example.org', 'TLSA'), ('_mta-sts.example.org', 'TXT')]
+
+
+def test_a_tlsrpt_record_with_mta_sts_is_judged():
+    found, resolver = run_domain({('_mta-sts.example.org', 'TXT'): ['"v=STSv1; id=1"'],
+                                  ('_smtp._tls.example.org', 'TXT'): ['"v=TLSRPTv1; rua=mailto:r@example.org"']})
+    assert {f.rule: f.status for f in found}['RPT-1'] == 'pass'
+    assert ('_25._tcp.mx.example.org', 'TLSA') not in resolver.asked
 
 
 def test_dane_published_without_tlsrpt_warns():
     found, _resolver = run_domain({('_25._tcp.mx.example.org', 'TLSA'): ['3 1 1 ' + 'ab' * 32]})
     rpt = [f for f in found if f.rule == 'RPT-1'][0]
     assert rpt.status == 'warn' and 'DANE' in rpt.summary
+
+
+def test_dane_published_with_a_bad_tlsrpt_fails():
+    found, _resolver = run_domain({('_25._tcp.mx.example.org', 'TLSA'): ['3 1 1 ' + 'ab' * 32],
+                                   ('_smtp._tls.example.org', 'TXT'): ['"v=TLSRPTv1; rua=ftp://x"']})
+    assert {f.rule: f.status for f in found}['RPT-1'] == 'fail'
 
 
 def test_an_sts_lookup_failure_is_an_error_not_a_skip():
