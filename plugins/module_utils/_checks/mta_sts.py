@@ -722,9 +722,8 @@ async def check_domain(mxset: MXSet, settings: ProbeSettings) -> list[Finding]:
         if await _dane_published(mxset, settings):
             published.append('DANE')
         elif not sts.error:
-            found.append(Finding('RPT-1', SKIPPED, 'neither MTA-STS nor DANE (TLSA at _25._tcp.<mx host>) is published: '
-                                 'no TLS failures to report, TLS-RPT not looked up', domain=domain, applies=False,
-                                 transcript=sts_evidence))
+            found.append(Finding('RPT-1', SKIPPED, 'neither MTA-STS nor DANE published: TLS-RPT not looked up', domain=domain,
+                                 applies=False, transcript=sts_evidence))
             return found
         rpt_task = asyncio.ensure_future(settings.resolver.lookup(rpt_name, 'TXT'))
     rpt = await rpt_task
