@@ -56,7 +56,8 @@ options:
         redirect followed, at most 64 KiB, verified against O(tls_ca_file) or the system store), the MX hosts against its
         C(mx) patterns and the certificate each MX address presents after STARTTLS (one session per MX host and address,
         shared with other checks). A domain without an C(_mta-sts) record costs one TXT lookup (and the TLSA lookups of
-        its MX hosts, cached) and gets these rules V(skipped) as not applicable. It runs after the SMTP sessions, within O(deadline).
+        its MX hosts, cached) and gets these rules V(skipped) as not applicable. Its DNS and HTTPS work runs alongside the
+        SMTP sessions, its own STARTTLS sessions after them, within O(deadline).
       - Every finding's C(check) is one of these values. The older names V(greeting) and V(ehlo) (for V(session))
         and V(domain_acceptance) (for V(postmaster)) are accepted as aliases.
       - An empty list is refused.

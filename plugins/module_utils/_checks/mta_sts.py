@@ -641,6 +641,9 @@ async def judge_hosts(mxset: MXSet, policy: Policy, settings: ProbeSettings) -> 
         checks.extend((host.host, name, address) for address in addresses)
     if not checks:
         return found
+    # The engine runs this alongside its SMTP jobs: the sessions here wait until those have ended.
+    from .._engine.domains import jobs_done  # pylint: disable=import-outside-toplevel,cyclic-import
+    await jobs_done(settings)
     anchors, anchors_problem = _anchors(settings)
     now = datetime.datetime.now(datetime.timezone.utc)
     presented = await asyncio.gather(*(starttls.presented_once(Target(domain, mx, address), settings)

@@ -17,9 +17,11 @@ Scopes:
 - DOMAIN: judged once per domain, after its MX set is known: from the MX set
   alone (``judge``, synchronous), or with network work of its own
   (``fetch``, async: DNS beyond the MX set, HTTPS, the certificates the MX
-  addresses present). The engine runs the fetches after the SMTP jobs, at
-  most ``concurrency`` domains at once, within the run's deadline; a domain
-  the deadline cuts off gets every rule of the check ``inconclusive``.
+  addresses present). The engine runs the fetches alongside the SMTP jobs
+  (a fetch's own SMTP sessions wait for the jobs to end:
+  ``_engine.domains.jobs_done``), at most ``concurrency`` domains at once,
+  within the run's deadline; a domain the deadline cuts off gets every
+  rule of the check ``inconclusive``.
 - SERVER: probed once per MX address and reported for every domain that
   address serves (the server's conformance does not depend on the domain).
 - MAILBOX: probed per domain at every address of its MX hosts; several

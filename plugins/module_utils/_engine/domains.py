@@ -5,9 +5,12 @@
 # NOTE: This is a private module_utils file of mxaudit.smtp. Its API may change at any time.
 """The DOMAIN checks with network work of their own (the registry's ``fetch``): once per domain, bounded.
 
-They run after the SMTP jobs (so the sessions they may open - a STARTTLS
-certificate fetch - do not compete with the jobs' per-address slots), at
-most ``concurrency`` domains at once, from a fixed pool of workers. A
+They run while the SMTP jobs run (their DNS and HTTPS work overlaps the
+sessions), at most ``concurrency`` domains at once, from a fixed pool of
+workers. A fetch that wants to open an SMTP session itself (a STARTTLS
+certificate fetch) first awaits ``jobs_done(settings)``: the engine sets it
+when the jobs have ended, so such sessions never compete with the jobs'
+per-address slots. A
 domain whose fetch has not ended when the run's deadline passes gets every
 rule of the check ``inconclusive``, never a pass. A fetch that raises is a
 bug of the check and is not hidden.
@@ -23,6 +26,23 @@ from .._checks.registry import CHECKS, DOMAIN, Check
 from .._findings import FAIL, INCONCLUSIVE, Finding
 from .schedule import Caps
 from .targets import DomainResult
+
+
+JOBS_DONE = 'engine.jobs_done'
+
+
+async def jobs_done(settings: ProbeSettings) -> None:
+    """Return once the run's SMTP jobs have ended (at once outside an engine run, where no event was set up)."""
+    event = settings.run.shared.get(JOBS_DONE)
+    if event is not None:
+        await event.wait()
+
+
+def start(settings: ProbeSettings) -> asyncio.Event:
+    """The event ``jobs_done`` waits for, made in the running loop; the engine sets it after the jobs."""
+    event = asyncio.Event()
+    settings.run.shared[JOBS_DONE] = event
+    return event
 
 
 def fetching_checks(check_ids: t.Iterable[str]) -> list[Check]:

@@ -11,7 +11,8 @@
 3. The plan (plan.py): jobs per address from the check registry.
 4. The schedule (schedule.py): caps, back-off, deadline, one retry of 4xx.
 5. The DOMAIN-scope checks with network work of their own (domains.py:
-   fetches after the jobs, bounded by the concurrency and the deadline).
+   fetches alongside the jobs, their SMTP sessions after them, bounded by
+   the concurrency and the deadline).
 6. The findings collected per domain, in registry order; the DOMAIN-scope
    checks judged from DNS.
 """
@@ -74,8 +75,13 @@ class Engine:
         settings = self.probe_settings(deadline)
         caps = schedule.Caps(self.options.concurrency, self.options.per_address, deadline, self.options.deadline,
                              self.settings.keep_transcripts)
-        await schedule.run_jobs(self.jobs, settings, caps)
-        await domains.run_fetches(self.results.values(), self.settings.checks, settings, caps)
+        jobs_done = domains.start(settings)
+        fetches = asyncio.ensure_future(domains.run_fetches(self.results.values(), self.settings.checks, settings, caps))
+        try:
+            await schedule.run_jobs(self.jobs, settings, caps)
+        finally:
+            jobs_done.set()
+        await fetches
         await schedule.retry_transient(self.jobs, settings, self.settings.retry_4xx, caps)
         self._collect()
         self.seconds = loop.time() - started
