@@ -56,7 +56,8 @@ options:
     elements: str
   tls_ca_file:
     description:
-      - A PEM file of CA certificates that the C(tls) check trusts instead of the system trust store (rule TLS-4).
+      - A PEM file of CA certificates that the C(tls) check trusts instead of the system trust store (rule TLS-4), and
+        the C(mta_sts) check for the policy host's HTTPS certificate (STS-2) and the MX certificates (STS-3).
       - For a private CA, or to audit against a fixed set of anchors.
       - Judging certificates (TLS-4, TLS-5, TLS-6) needs the Python package C(cryptography) on the host that runs
         the audit; without it those rules are V(skipped) and say so.

@@ -230,3 +230,31 @@ def verify_chain(chain: t.Sequence[bytes], anchors: t.Sequence[t.Any], when: dat
     except verification.VerificationError as exc:
         return str(exc)
     return None
+
+
+def valid_for_name(chain: t.Sequence[bytes], host: str, anchors: t.Sequence[t.Any], when: datetime.datetime) -> str | None:
+    """None when the chain is valid for ``host`` at ``when`` under the anchors (names, dates, trust); else why not.
+
+    What a policy that demands an authenticated certificate asks (MTA-STS, RFC 8461 4.2): all three at once,
+    the first problem found given. Raises nothing for the server's bytes: an unreadable certificate is a reason.
+    """
+    if not chain:
+        return 'no certificate was presented'
+    try:
+        facts = certificate_facts(chain[0])
+    except Exception as exc:  # pylint: disable=broad-exception-caught
+        return 'the certificate cannot be parsed: %s' % exc
+    if not names_cover(facts, host):
+        shown = ', '.join(facts.dns_names) or (facts.common_name or 'none')
+        return 'the certificate names (%s) do not cover %s' % (shown, host.rstrip('.').lower())
+    if facts.not_after is not None and when > facts.not_after:
+        return 'the certificate expired on %s' % facts.not_after.strftime('%Y-%m-%d %H:%M UTC')
+    if facts.not_before is not None and when < facts.not_before:
+        return 'the certificate is not valid before %s' % facts.not_before.strftime('%Y-%m-%d %H:%M UTC')
+    try:
+        problem = verify_chain(chain, anchors, when)
+    except Exception as exc:  # pylint: disable=broad-exception-caught
+        return 'a certificate of the chain cannot be read: %s' % exc
+    if problem is not None:
+        return 'the chain does not validate against the trust store: %s' % problem
+    return None

@@ -56,13 +56,21 @@ options:
         domain's MX RRset, and, when usable TLSA records exist, the certificate presented after STARTTLS (one short session
         per MX host name and address, shared with other policy checks). No TLSA - no session, and the rules are V(skipped)
         as not applicable. A resolver that does not validate DNSSEC gives V(inconclusive), never V(fail).
+      - V(mta_sts) is MTA-STS (RFC 8461) and TLS reporting (RFC 8460) per domain (V(STS-1) to V(STS-3), V(RPT-1)) - the
+        C(_mta-sts) and C(_smtp._tls) TXT records, the policy fetched over HTTPS from C(mta-sts.<domain>) (port 443, no
+        redirect followed, at most 64 KiB, verified against O(tls_ca_file) or the system store), the MX hosts against its
+        C(mx) patterns and the certificate each MX address presents after STARTTLS (one session per MX host and address,
+        shared with other checks). A domain without an C(_mta-sts) record costs one TXT lookup (and the TLSA lookups of
+        its MX hosts, cached) and gets these rules V(skipped) as not applicable. Its DNS and HTTPS work runs alongside the
+        SMTP sessions, its own STARTTLS sessions after them, within O(deadline).
       - Every finding's C(check) is one of these values. The older names V(greeting) and V(ehlo) (for V(session))
         and V(domain_acceptance) (for V(postmaster)) are accepted as aliases.
       - An empty list is refused.
     type: list
     elements: str
-    choices: [mx, session, postmaster, null_sender, relay, recipient, pipelining, tls, identity, dane, domain_acceptance, ehlo, greeting]
-    default: [mx, session, postmaster, null_sender, relay, recipient, pipelining, tls, identity, dane]
+    choices: [mx, session, postmaster, null_sender, relay, recipient, pipelining, tls, identity, dane, mta_sts, domain_acceptance,
+              ehlo, greeting]
+    default: [mx, session, postmaster, null_sender, relay, recipient, pipelining, tls, identity, dane, mta_sts]
   retry_4xx:
     description:
       - Seconds to wait before trying once more, in new sessions, the probes that met a temporary (4xx) reply and left a rule

@@ -81,6 +81,8 @@ class ProbeSettings:
     tls_ca_file: str | None = None      # PEM trust anchors for the TLS checks instead of the system store
     # The run's resolver (its cache), for checks that look names up (identity); None when the run has none.
     resolver: t.Any = None
+    # Probe addresses that are not globally routable when DNS (not the user) named them (allow_private_addresses).
+    allow_private_addresses: bool = False
 
     def session(self, address: str, transcript: Transcript | None = None) -> smtp.SMTPSession:
         return smtp.SMTPSession(address, self.port, timeout=self.timeout, deadline=self.deadline, transcript=transcript)

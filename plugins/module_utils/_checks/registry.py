@@ -14,7 +14,14 @@ share, and the function that probes. Adding a check is one file in this
 directory and one entry in REGISTRY (see docs/architecture.md).
 
 Scopes:
-- DOMAIN: judged from DNS once per domain; no SMTP session.
+- DOMAIN: judged once per domain, after its MX set is known: from the MX set
+  alone (``judge``, synchronous), or with network work of its own
+  (``fetch``, async: DNS beyond the MX set, HTTPS, the certificates the MX
+  addresses present). The engine runs the fetches alongside the SMTP jobs
+  (a fetch's own SMTP sessions wait for the jobs to end:
+  ``_engine.domains.jobs_done``), at most ``concurrency`` domains at once,
+  within the run's deadline; a domain the deadline cuts off gets every
+  rule of the check ``inconclusive``.
 - SERVER: probed once per MX address and reported for every domain that
   address serves (the server's conformance does not depend on the domain).
 - MAILBOX: probed per domain at every address of its MX hosts; several
@@ -34,7 +41,7 @@ from dataclasses import dataclass
 
 from .._dns import MXSet
 from .._findings import Finding
-from . import dane, identity, mx, null_sender, pipelining, postmaster, recipient, relay, session, tls
+from . import dane, identity, mta_sts, mx, null_sender, pipelining, postmaster, recipient, relay, session, tls
 from .probe import CheckOutcome, ProbeSession, ProbeSettings, Target
 
 DOMAIN = 'domain'
@@ -45,17 +52,19 @@ HOST = 'host'
 OwnSessions = t.Callable[[Target, ProbeSettings], t.Awaitable[CheckOutcome]]
 SharedProbe = t.Callable[[ProbeSession, Target], t.Awaitable[t.List[Finding]]]
 DomainJudge = t.Callable[[MXSet], t.List[Finding]]
+DomainFetch = t.Callable[[MXSet, ProbeSettings], t.Awaitable[t.List[Finding]]]
 
 
 @dataclass(frozen=True)
 class Check:
-    """One check: what it judges, where, and how it is probed (exactly one of judge, run, probe)."""
+    """One check: what it judges, where, and how it is probed (exactly one of judge, fetch, run, probe)."""
 
     id: str
     rules: tuple[str, ...]
     scope: str
     weight: int = 0                           # round trips, roughly: long jobs start first, short ones fill gaps
     judge: DomainJudge | None = None          # DOMAIN: the findings from the domain's MX set
+    fetch: DomainFetch | None = None          # DOMAIN: the findings from the MX set and network work of the check's own
     run: OwnSessions | None = None            # opens its own sessions at one address
     probe: SharedProbe | None = None          # runs on an open probe session that others share
     shares: str | None = None                 # probes with the same value share one probe session
@@ -82,6 +91,7 @@ REGISTRY: tuple[Check, ...] = (
     Check(tls.CHECK, tls.RULES, SERVER, weight=6, run=tls.run_tls),
     Check(identity.CHECK, identity.RULES, SERVER, weight=0, probe=identity.probe_identity, shares='server'),
     Check(dane.CHECK, dane.RULES, HOST, weight=3, run=dane.run_dane),
+    Check(mta_sts.CHECK, mta_sts.RULES, DOMAIN, fetch=mta_sts.check_domain),
 )
 
 CHECKS: dict[str, Check] = {check.id: check for check in REGISTRY}

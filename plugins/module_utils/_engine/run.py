@@ -10,7 +10,10 @@
    domains are resolved once), bounded by the deadline.
 3. The plan (plan.py): jobs per address from the check registry.
 4. The schedule (schedule.py): caps, back-off, deadline, one retry of 4xx.
-5. The findings collected per domain, in registry order; the DOMAIN-scope
+5. The DOMAIN-scope checks with network work of their own (domains.py:
+   fetches alongside the jobs, their SMTP sessions after them, bounded by
+   the concurrency and the deadline).
+6. The findings collected per domain, in registry order; the DOMAIN-scope
    checks judged from DNS.
 """
 
@@ -27,7 +30,7 @@ from .._options import Options
 from .._run_state import RunState
 from .._verdict import judge_domain, worst
 from . import results as shaping
-from . import schedule
+from . import domains, schedule
 from .plan import Job, plan
 from .settings import RunSettings
 from .stats import stats, vantage_point
@@ -54,7 +57,8 @@ class Engine:
         return ProbeSettings(port=self.options.port, helo_name=self.options.helo_name,
                              mail_from=self.options.mail_from, timeout=self.options.timeout, deadline=deadline,
                              relay_recipient=self.settings.relay_recipient, relay_variants=self.settings.relay_variants,
-                             run=self.run_state, tls_ca_file=self.options.tls_ca_file, resolver=self.resolver)
+                             run=self.run_state, tls_ca_file=self.options.tls_ca_file, resolver=self.resolver,
+                             allow_private_addresses=self.options.allow_private_addresses)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -71,7 +75,13 @@ class Engine:
         settings = self.probe_settings(deadline)
         caps = schedule.Caps(self.options.concurrency, self.options.per_address, deadline, self.options.deadline,
                              self.settings.keep_transcripts)
-        await schedule.run_jobs(self.jobs, settings, caps)
+        jobs_done = domains.start(settings)
+        fetches = asyncio.ensure_future(domains.run_fetches(self.results.values(), self.settings.checks, settings, caps))
+        try:
+            await schedule.run_jobs(self.jobs, settings, caps)
+        finally:
+            jobs_done.set()
+        await fetches
         await schedule.retry_transient(self.jobs, settings, self.settings.retry_4xx, caps)
         self._collect()
         self.seconds = loop.time() - started

@@ -189,7 +189,7 @@ def test_a_working_run_is_not_a_blocked_vantage_point(lab):
 
 # ------------------------------------------------------------------ same verdicts as the single-check modules
 
-SINGLE = ('postmaster', 'null_sender', 'recipient', 'relay', 'pipelining', 'session', 'tls', 'identity', 'dane')
+SINGLE = ('postmaster', 'null_sender', 'recipient', 'relay', 'pipelining', 'session', 'tls', 'identity', 'dane', 'mta_sts')
 
 
 def single_check_statuses(opts, domains):

@@ -33,10 +33,10 @@ def test_a_finding_names_a_check_the_checks_option_accepts():
 
 @pytest.mark.parametrize('check', registry.REGISTRY, ids=lambda check: check.id)
 def test_each_check_declares_one_way_to_be_probed(check):
-    ways = [way for way in (check.judge, check.run, check.probe) if way is not None]
+    ways = [way for way in (check.judge, check.fetch, check.run, check.probe) if way is not None]
     assert len(ways) == 1
     if check.scope == registry.DOMAIN:
-        assert check.judge is not None
+        assert check.judge is not None or check.fetch is not None
     elif check.scope == registry.HOST:
         assert check.run is not None and check.shares is None  # called per domain; shares what it fetches itself
     else:
