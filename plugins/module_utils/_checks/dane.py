@@ -26,6 +26,7 @@ judged from this domain's MX host name, never another's):
 from __future__ import annotations
 
 import typing as t
+from dataclasses import dataclass, field
 
 from .. import _dane as dane
 from .._dns import SecureLookup, relative
@@ -45,6 +46,62 @@ RULES = define_rules(CHECK, (
 ))
 
 NOT_PUBLISHED = 'not published'
+
+# The record of one (MX host, address), for the reports: at most RECORD_TLSA records, each at most RECORD_TEXT_CHARS.
+RECORD_TLSA = 8
+RECORD_TEXT_CHARS = 160
+SECURE, INSECURE, BOGUS, UNKNOWN = 'secure', 'insecure', 'bogus', 'unknown'
+
+
+def _bounded(text: str) -> str:
+    return text if len(text) <= RECORD_TEXT_CHARS else text[:RECORD_TEXT_CHARS - 3] + '...'
+
+
+@dataclass
+class DaneRecord:
+    """What the dane check learnt at one address of one MX host: facts, never parsed back from a summary.
+
+    ``tlsa``: the TLSA records as DNS text (TLSA.text(), data abbreviated; an unparsable one as given).
+    ``dnssec``: of the TLSA answer - secure (AD), insecure (no AD from a validating resolver), bogus, or unknown
+    (a failed lookup, or no AD and the resolver's validation not established). ``matched``: the usable record
+    that matched the certificate presented (None: none did, or none was matched).
+    """
+
+    tlsa: list[str] = field(default_factory=list)
+    tlsa_total: int = 0
+    dnssec: str = UNKNOWN
+    matched: str | None = None
+
+    @property
+    def published(self) -> bool:
+        return self.tlsa_total > 0
+
+    def to_dict(self, target: Target) -> dict[str, t.Any]:
+        """One entry of a domain's ``dane`` list; without TLSA records only mx, address, published and dnssec."""
+        data: dict[str, t.Any] = {'mx': target.mx, 'address': target.address, 'published': self.published,
+                                  'dnssec': self.dnssec}
+        if self.published:
+            data.update(tlsa=list(self.tlsa), tlsa_total=self.tlsa_total, matched=self.matched)
+        return data
+
+
+def dnssec_status(tlsa: SecureLookup, validates: bool | None) -> str:
+    """The DNSSEC status of a TLSA answer (``validates``: whether the resolver validates, None when not asked)."""
+    if tlsa.bogus:
+        return BOGUS
+    if tlsa.error:
+        return UNKNOWN
+    if tlsa.secure:
+        return SECURE
+    return INSECURE if validates else UNKNOWN
+
+
+def make_record(tlsa: SecureLookup, validates: bool | None) -> DaneRecord:
+    texts = []
+    for text in tlsa.records[:RECORD_TLSA]:
+        parsed = dane.parse_tlsa(text)
+        texts.append(_bounded(parsed.text() if parsed is not None else text))
+    return DaneRecord(tlsa=texts, tlsa_total=len(tlsa.records), dnssec=dnssec_status(tlsa, validates))
 
 
 def tlsa_name(mx_host: str) -> str:
@@ -127,26 +184,33 @@ def judge_rollover(usable: t.Sequence[dane.TLSA]) -> tuple[str, str]:
 
 def judge_presented(presented: starttls.Presented, usable: t.Sequence[dane.TLSA], reference: t.Sequence[str]) -> tuple[str, str]:
     """DANE-2 from what the address presented after STARTTLS."""
+    status, summary, _matched = judge_match(presented, usable, reference)
+    return status, summary
+
+
+def judge_match(presented: starttls.Presented, usable: t.Sequence[dane.TLSA],
+                reference: t.Sequence[str]) -> tuple[str, str, dane.TLSA | None]:
+    """judge_presented, and the record that matched (None when none did)."""
     if presented.outcome in (starttls.NOT_OFFERED, starttls.HANDSHAKE_FAILED):
         return FAIL, '%s, but TLSA is published: DANE senders must not deliver in the clear and defer (RFC 7672 2.2)' % (
-            presented.why_not())
+            presented.why_not()), None
     if presented.outcome == starttls.REFUSED:
         reply = presented.reply
         if reply is not None and reply.code_class == 5:
-            return FAIL, '%s, but TLSA is published: DANE senders cannot deliver (RFC 7672 2.2)' % presented.why_not()
-        return INCONCLUSIVE, '%s: a deferral decides nothing' % presented.why_not()
+            return FAIL, '%s, but TLSA is published: DANE senders cannot deliver (RFC 7672 2.2)' % presented.why_not(), None
+        return INCONCLUSIVE, '%s: a deferral decides nothing' % presented.why_not(), None
     if not presented.upgraded:
-        return (presented.problem.status if presented.problem is not None else INCONCLUSIVE), presented.why_not()
+        return (presented.problem.status if presented.problem is not None else INCONCLUSIVE), presented.why_not(), None
     results = dane.match_chain(usable, presented.chain, reference)
     matched = [result for result in results if result.result == dane.MATCH]
     if matched:
-        return PASS, matched[0].detail
+        return PASS, matched[0].detail, matched[0].record
     unsupported = [result for result in results if result.result == dane.UNSUPPORTED]
     if unsupported:
         return SKIPPED, 'not judged: %s; no other record matched (%s)' % (
-            unsupported[0].detail, '; '.join(result.detail for result in results if result.result == dane.NO_MATCH) or 'none')
+            unsupported[0].detail, '; '.join(result.detail for result in results if result.result == dane.NO_MATCH) or 'none'), None
     return FAIL, ('no usable TLSA record matches the certificate presented: %s; DANE senders defer all mail to this address'
-                  % '; '.join(result.detail for result in results))
+                  % '; '.join(result.detail for result in results)), None
 
 
 # ---------------------------------------------------------------- the probe
@@ -176,19 +240,21 @@ async def run_dane(target: Target, settings: ProbeSettings) -> CheckOutcome:
         evidence.append(_evidence(relative(target.mx), family, host_addresses))
     status, summary, usable = judge_tlsa(name, tlsa, validates, mx_rrset, relative(target.domain or target.mx), host_addresses)
     findings = [_finding('DANE-1', status, summary, target, evidence, applies=status != SKIPPED)]
+    record = make_record(tlsa, validates)
     if status == SKIPPED:
         findings += [_finding(rule, SKIPPED, summary, target, evidence, applies=False) for rule in ('DANE-2', 'DANE-3')]
-        return CheckOutcome(findings)
+        return CheckOutcome(findings, record)
     if not usable:
         # Bogus (DANE-1 fails), insecure, an insecure MX RRset or no usable record: nothing to match here.
         follow = INCONCLUSIVE if status in (INCONCLUSIVE, ERROR) else SKIPPED
         why = 'not judged: %s (DANE-1)' % summary if follow == INCONCLUSIVE else 'does not apply: see DANE-1'
         findings += [_finding(rule, follow, why, target, evidence, applies=follow != SKIPPED) for rule in ('DANE-2', 'DANE-3')]
-        return CheckOutcome(findings)
+        return CheckOutcome(findings, record)
     presented = await starttls.presented_once(target, settings)
     reference = [relative(target.mx).lower(), name[len('_25._tcp.'):]]
-    status2, summary2 = judge_presented(presented, usable, reference)
+    status2, summary2, matched = judge_match(presented, usable, reference)
+    record.matched = _bounded(matched.text()) if matched is not None else None
     findings.append(_finding('DANE-2', status2, summary2, target, evidence + presented.transcript))
     status3, summary3 = judge_rollover(usable)
     findings.append(_finding('DANE-3', status3, summary3, target, evidence))
-    return CheckOutcome(findings)
+    return CheckOutcome(findings, record)

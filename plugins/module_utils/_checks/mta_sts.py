@@ -59,7 +59,7 @@ from .._dns import MXSet
 from .._engine.targets import is_globally_routable
 from .._findings import ERROR, FAIL, INCONCLUSIVE, PASS, SKIPPED, WARN, Finding, Rule, define_rules
 from . import starttls
-from .probe import ProbeSettings, Target
+from .probe import CheckOutcome, ProbeSettings, Target
 
 CHECK = 'mta_sts'
 RULES = define_rules(CHECK, (
@@ -83,6 +83,9 @@ MAX_LINE_BYTES = 8 * 1024       # one header line, one chunk-size line
 MAX_MAX_AGE = 31557600          # RFC 8461 3.2: max_age at most 31557600 seconds (about one year)
 MAX_POLICY_ADDRESSES = 2        # addresses of mta-sts.<domain> tried, in DNS order
 MAX_DANE_HOSTS = 10             # MX hosts whose TLSA record is looked up to know whether DANE is published
+# The record for the reports (StsRecord): at most RECORD_LIST items per list, each at most RECORD_TEXT_CHARS.
+RECORD_LIST = 20
+RECORD_TEXT_CHARS = 256
 # The HTTPS port of the policy host (RFC 8461 3.3). Private: the lab sets it to an unprivileged port.
 POLICY_PORT = 443
 WELL_KNOWN = '/.well-known/mta-sts.txt'
@@ -98,6 +101,54 @@ _POLICY_KEY = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.-]{0,31}')
 _LABEL = re.compile(r'(?!-)[a-z0-9-]{1,63}(?<!-)')
 _TOKEN = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _STATUS_LINE = re.compile(rb'HTTP/1\.[01] ([1-9][0-9]{2})(?: ([\t\x20-\x7e\x80-\xff]*))?')
+
+
+# ------------------------------------------------------------------ the record
+
+def _bounded(text: str) -> str:
+    return text if len(text) <= RECORD_TEXT_CHARS else text[:RECORD_TEXT_CHARS - 3] + '...'
+
+
+@dataclass
+class StsRecord:
+    """What the mta_sts check learnt of a domain, for the reports: facts, never parsed back from a summary.
+
+    ``published``: some ``_mta-sts`` TXT record begins with v=STSv1 (None: the lookup failed). ``id``: the id of
+    the one valid record (None otherwise). ``fetched``: a policy file was read and parsed (its fields may still
+    be invalid: STS-2 says). ``rua``: the TLS-RPT URIs of the one valid v=TLSRPTv1 record (None: not looked
+    up, or the lookup failed; an empty list: looked up, no valid record).
+    """
+
+    published: bool | None = False
+    id: str | None = None
+    fetched: bool = False
+    mode: str | None = None
+    max_age: int | None = None
+    mx: list[str] = field(default_factory=list)
+    mx_total: int = 0
+    rua: list[str] | None = None
+    rua_total: int = 0
+
+    def learn_policy(self, policy: Policy) -> None:
+        self.fetched = True
+        self.mode = _bounded(policy.mode) if policy.mode is not None else None
+        self.max_age = policy.max_age
+        self.mx = [_bounded(pattern) for pattern in policy.mx[:RECORD_LIST]]
+        self.mx_total = len(policy.mx)
+
+    def learn_rua(self, uris: t.Sequence[str]) -> None:
+        self.rua = [_bounded(uri) for uri in uris[:RECORD_LIST]]
+        self.rua_total = len(uris)
+
+    def to_dict(self) -> dict[str, t.Any]:
+        """A domain's ``mta_sts`` field: ``{'published': False}`` alone when nothing was published or looked up."""
+        data: dict[str, t.Any] = {'published': self.published}
+        if self.published is not False:
+            data.update(id=self.id, fetched=self.fetched, mode=self.mode, max_age=self.max_age, mx=list(self.mx),
+                        mx_total=self.mx_total)
+        if self.rua is not None:
+            data.update(rua=list(self.rua), rua_total=self.rua_total)
+        return data
 
 
 # ------------------------------------------------------------------ DNS records
@@ -686,16 +737,28 @@ def _texts(records: t.Sequence[str]) -> list[str]:
 
 
 async def check_domain(mxset: MXSet, settings: ProbeSettings) -> list[Finding]:
-    """The registry's entry point: STS-1..3 and RPT-1 of one domain."""
+    """STS-1..3 and RPT-1 of one domain (check_domain_outcome without the record)."""
+    return (await check_domain_outcome(mxset, settings)).findings
+
+
+async def check_domain_outcome(mxset: MXSet, settings: ProbeSettings) -> CheckOutcome:
+    """The registry's entry point: STS-1..3 and RPT-1 of one domain, and its StsRecord (None when nothing was looked up)."""
     domain = mxset.domain
     if mxset.error or mxset.nxdomain:
-        return []  # MX-1 says why; nothing here is worth asking a DNS that failed
+        return CheckOutcome([])  # MX-1 says why; nothing here is worth asking a DNS that failed
     if settings.resolver is None:
-        return _all(RULES, SKIPPED, 'not judged: the run handed this check no resolver', domain,
-                    transcript=['** no resolver: nothing looked up'])
+        return CheckOutcome(_all(RULES, SKIPPED, 'not judged: the run handed this check no resolver', domain,
+                                 transcript=['** no resolver: nothing looked up']))
     if mxset.null_mx and not mxset.null_mx_mixed:
-        return _all(RULES, SKIPPED, 'null MX (RFC 7505): the domain accepts no mail, no transport policy applies', domain,
-                    applies=False, transcript=['** DNS %s MX: 0 .' % domain])
+        return CheckOutcome(_all(RULES, SKIPPED, 'null MX (RFC 7505): the domain accepts no mail, no transport policy applies',
+                                 domain, applies=False, transcript=['** DNS %s MX: 0 .' % domain]))
+    record = StsRecord()
+    found = await _check(mxset, settings, record)
+    return CheckOutcome(found, record)
+
+
+async def _check(mxset: MXSet, settings: ProbeSettings, record: StsRecord) -> list[Finding]:
+    domain = mxset.domain
     sts_name, rpt_name = '_mta-sts.' + domain, '_smtp._tls.' + domain
     sts = await settings.resolver.lookup(sts_name, 'TXT')
     found: list[Finding] = []
@@ -704,6 +767,7 @@ async def check_domain(mxset: MXSet, settings: ProbeSettings) -> list[Finding]:
     sts_texts = _texts(sts.records)
     sts_evidence = evidence(sts_name, 'TXT', sts)
     if sts.error:
+        record.published = None
         found += _all(STS_RULES, ERROR, 'the %s TXT lookup failed: %s' % (sts_name, sts.error), domain, transcript=sts_evidence)
     elif not sts_candidates(sts_texts):
         others = ' (%d TXT record%s without v=STSv1)' % (len(sts_texts), '' if len(sts_texts) == 1 else 's') if sts_texts else ''
@@ -711,11 +775,13 @@ async def check_domain(mxset: MXSet, settings: ProbeSettings) -> list[Finding]:
                       domain, applies=False, transcript=sts_evidence)
     else:
         published.append('MTA-STS')
+        record.published = True
         rpt_task = asyncio.ensure_future(settings.resolver.lookup(rpt_name, 'TXT'))  # meanwhile
-        status, summary, _record_id = judge_sts_record(sts_texts)
+        status, summary, record_id = judge_sts_record(sts_texts)
+        record.id = _bounded(record_id) if record_id is not None else None
         found.append(Finding('STS-1', status, summary, domain=domain, transcript=sts_evidence))
         try:
-            found += await _policy_findings(mxset, settings)
+            found += await _policy_findings(mxset, settings, record)
         except BaseException:
             rpt_task.cancel()
             raise
@@ -735,15 +801,20 @@ async def check_domain(mxset: MXSet, settings: ProbeSettings) -> list[Finding]:
         found.append(Finding('RPT-1', ERROR, 'the %s TXT lookup failed: %s' % (rpt_name, rpt.error), domain=domain,
                              transcript=rpt_evidence))
         return found
-    status, summary, applies = judge_tlsrpt(_texts(rpt.records), published)
+    rpt_texts = _texts(rpt.records)
+    rpt_candidates = [text for text in rpt_texts if _RPT_START.match(text)]
+    record.learn_rua(parse_tlsrpt_record(rpt_candidates[0])[0] if len(rpt_candidates) == 1 else [])
+    status, summary, applies = judge_tlsrpt(rpt_texts, published)
     found.append(Finding('RPT-1', status, summary, domain=domain, applies=applies, transcript=rpt_evidence))
     return found
 
 
-async def _policy_findings(mxset: MXSet, settings: ProbeSettings) -> list[Finding]:
+async def _policy_findings(mxset: MXSet, settings: ProbeSettings, record: StsRecord | None = None) -> list[Finding]:
     """STS-2 and STS-3 of a domain that publishes a v=STSv1 record."""
     domain = mxset.domain
     fetched = await fetch_policy(domain, settings)
+    if record is not None and fetched.policy is not None:
+        record.learn_policy(fetched.policy)
     policy_evidence = fetched.transcript or ['** the policy was not fetched']
     found = [Finding('STS-2', fetched.status, fetched.summary, domain=domain, transcript=policy_evidence)]
     if fetched.policy is None or not fetched.policy.valid:

@@ -52,7 +52,8 @@ HOST = 'host'
 OwnSessions = t.Callable[[Target, ProbeSettings], t.Awaitable[CheckOutcome]]
 SharedProbe = t.Callable[[ProbeSession, Target], t.Awaitable[t.List[Finding]]]
 DomainJudge = t.Callable[[MXSet], t.List[Finding]]
-DomainFetch = t.Callable[[MXSet, ProbeSettings], t.Awaitable[t.List[Finding]]]
+# A fetch returns its findings, or a CheckOutcome when it keeps a record for the reports (mta_sts).
+DomainFetch = t.Callable[[MXSet, ProbeSettings], t.Awaitable[t.Union[t.List[Finding], CheckOutcome]]]
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ REGISTRY: tuple[Check, ...] = (
     Check(tls.CHECK, tls.RULES, SERVER, weight=6, run=tls.run_tls),
     Check(identity.CHECK, identity.RULES, SERVER, weight=0, probe=identity.probe_identity, shares='server'),
     Check(dane.CHECK, dane.RULES, HOST, weight=3, run=dane.run_dane),
-    Check(mta_sts.CHECK, mta_sts.RULES, DOMAIN, fetch=mta_sts.check_domain),
+    Check(mta_sts.CHECK, mta_sts.RULES, DOMAIN, fetch=mta_sts.check_domain_outcome),
 )
 
 CHECKS: dict[str, Check] = {check.id: check for check in REGISTRY}

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import typing as t
 
-from .._checks.probe import ProbeSettings
+from .._checks.probe import CheckOutcome, ProbeSettings
 from .._checks.registry import CHECKS, DOMAIN, Check
 from .._findings import FAIL, INCONCLUSIVE, Finding
 from .schedule import Caps
@@ -56,7 +56,11 @@ def late(check: Check, domain: str, caps: Caps) -> list[Finding]:
 
 async def run_fetches(results: t.Iterable[DomainResult], check_ids: t.Sequence[str], settings: ProbeSettings,
                       caps: Caps) -> None:
-    """Every selected fetching check on every resolved domain; the findings go to ``result.findings``."""
+    """Every selected fetching check on every resolved domain; the findings go to ``result.findings``.
+
+    A fetch returns its findings, or a CheckOutcome: then its record (when not None) goes to
+    ``result.records[check.id]`` as the one pair (None, record). A fetch the deadline cut off keeps no record.
+    """
     checks = fetching_checks(check_ids)
     work = [(result, check) for result in results if result.invalid is None and result.mx is not None for check in checks]
     if not work:
@@ -71,9 +75,15 @@ async def run_fetches(results: t.Iterable[DomainResult], check_ids: t.Sequence[s
                 result.findings += late(check, result.domain, caps)
                 continue
             try:
-                found = await asyncio.wait_for(check.fetch(result.mx, settings), timeout=left)  # type: ignore[arg-type, misc]
+                fetched = await asyncio.wait_for(check.fetch(result.mx, settings), timeout=left)  # type: ignore[arg-type, misc]
             except asyncio.TimeoutError:
-                found = late(check, result.domain, caps)
+                fetched = late(check, result.domain, caps)
+            if isinstance(fetched, CheckOutcome):
+                found = fetched.findings
+                if fetched.record is not None:
+                    result.records[check.id] = [(None, fetched.record)]
+            else:
+                found = fetched
             if not caps.keep_transcripts:
                 for finding in found:
                     if finding.status != FAIL:

@@ -39,6 +39,8 @@ class Job:
     weight: int                      # rough number of round trips, to start long jobs first
     findings: list[Finding] = field(default_factory=list)
     record: t.Any = None             # what a check that keeps a record (the session report) returned
+    # HOST scope: (target, record) of each target whose run returned a record (the dane check's per-address facts)
+    target_records: list[tuple[Target, t.Any]] = field(default_factory=list)
     transient: bool = False          # a 4xx came back: worth one retry after retry_4xx seconds
 
     @property

@@ -36,10 +36,22 @@ def tls_list(result: DomainResult) -> list[dict[str, t.Any]]:
     return [record.to_dict(target) for target, record in records_in_mx_order(result, 'tls')]
 
 
+def dane_list(result: DomainResult) -> list[dict[str, t.Any]]:
+    """The audit module's ``dane`` field: one entry per MX host and address the dane check judged (_checks/dane.DaneRecord)."""
+    return [record.to_dict(target) for target, record in records_in_mx_order(result, 'dane')]
+
+
+def mta_sts_dict(result: DomainResult) -> dict[str, t.Any] | None:
+    """The audit module's ``mta_sts`` field (_checks/mta_sts.StsRecord), None when the check looked nothing up."""
+    pairs = result.records.get('mta_sts')
+    return pairs[0][1].to_dict() if pairs else None
+
+
 def domain_dict(result: DomainResult, transcripts: str, checks: t.Sequence[str] = ()) -> dict[str, t.Any]:
     """The fields every module returns per domain; modules add their own (see _module_runner.py).
 
-    With the tls check among ``checks``, also ``tls`` (see tls_list).
+    With the tls check among ``checks``, also ``tls`` (see tls_list); with dane, ``dane`` (dane_list); with
+    mta_sts, ``mta_sts`` when the check looked the domain up (mta_sts_dict).
     """
     verdict = result.verdict.verdict if result.verdict is not None else UNVERIFIED
     data: dict[str, t.Any] = {
@@ -54,6 +66,12 @@ def domain_dict(result: DomainResult, transcripts: str, checks: t.Sequence[str] 
         data['undecided_rules'] = list(result.verdict.undecided_rules)
     if 'tls' in checks:
         data['tls'] = tls_list(result)
+    if 'dane' in checks:
+        data['dane'] = dane_list(result)
+    if 'mta_sts' in checks:
+        policy = mta_sts_dict(result)
+        if policy is not None:
+            data['mta_sts'] = policy
     return data
 
 

@@ -126,6 +126,10 @@ class Engine:
                     result = self.results.get(target.domain or '')
                     if result is not None:
                         result.records.setdefault(job.checks[0].id, []).append((target, job.record))
+            for target, record in job.target_records:
+                result = self.results.get(target.domain or '')
+                if result is not None:
+                    result.records.setdefault(job.checks[0].id, []).append((target, record))
         for result in self.results.values():
             probed = sorted(result.findings, key=lambda f: (RULE_ORDER[f.rule], f.address or ''))
             result.findings = self._domain_findings(result) + probed

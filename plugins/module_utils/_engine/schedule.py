@@ -54,9 +54,12 @@ async def run_job(job: Job, settings: ProbeSettings) -> None:
     first = job.targets[0]
     if job.per_host:
         # One MX host name, judged per domain: what the check fetches is shared per (host, address) by the check.
+        job.target_records = []  # a retry's records replace the first run's
         for target in job.targets:
             outcome = await job.checks[0].run(target, settings)  # type: ignore[misc]
             job.findings += outcome.findings
+            if outcome.record is not None:
+                job.target_records.append((target, outcome.record))
         return
     if job.checks[0].run is not None:
         outcome = await job.checks[0].run(first, settings)

@@ -20,7 +20,7 @@ VALID_POLICY = b'version: STSv1\r\nmode: enforce\r\nmx: mx1.example.org\r\nmx: *
 
 def test_registered_as_a_domain_check_with_a_fetch():
     check = CHECKS['mta_sts']
-    assert check.scope == DOMAIN and check.fetch is mta_sts.check_domain and check.judge is None
+    assert check.scope == DOMAIN and check.fetch is mta_sts.check_domain_outcome and check.judge is None
     assert check.rules == ('STS-1', 'STS-2', 'STS-3', 'RPT-1')
 
 
