@@ -65,6 +65,12 @@ TLS_FIELDS = ('mx', 'address', 'starttls', 'protocol', 'cipher', 'subject', 'iss
 TLS_CSV_COLUMNS = ('domain', 'vantage_point', 'mx', 'address', 'status', 'starttls', 'protocol', 'cipher', 'subject', 'issuer',
                    'not_before', 'not_after', 'days_left', 'trusted', 'dns_names')
 TLS_CHECK = 'tls'
+# The DANE and MTA-STS section (the audit module's per-domain ``mta_sts`` dict and ``dane`` list): a row per domain for
+# MTA-STS (kind mta_sts) and per MX host and address for DANE (kind dane); the columns of policy.csv.
+DANE_CHECK, STS_CHECK = 'dane', 'mta_sts'
+POLICY_FIELDS = ('domain', 'vantage_point', 'kind', 'mx', 'address', 'status', 'published', 'dnssec', 'tlsa', 'matched',
+                 'id', 'fetched', 'mode', 'max_age', 'mx_patterns', 'rua')
+POLICY_CSV_COLUMNS = POLICY_FIELDS
 
 # Characters XML 1.0 cannot carry at all, even escaped.
 _XML_INVALID = re.compile('[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]')
@@ -504,9 +510,12 @@ def junit_cases(result: t.Any) -> dict[str, t.Any]:
     """
     domains = _domains(result)
     tls_facts: dict[tuple[int, str, str], Mapping[str, t.Any]] = {}
+    policy_facts: dict[tuple[int, str, str, str], Mapping[str, t.Any]] = {}
     for domain_index, domain in enumerate(domains):
         for row in _domain_tls_rows(domain, result.get('generated')):
             tls_facts.setdefault((domain_index, _text(row['mx']), _text(row['address'])), row)
+        for row in _domain_policy_rows(domain):
+            policy_facts.setdefault((domain_index, row['kind'], _text(row['mx']), _text(row['address'])), row)
     # Without sharding a domain is audited from every vantage point: only then does a name need the vantage point.
     names = [_text(domain.get('domain')) for domain in domains]
     several = len(set(names)) < len(names)
@@ -528,8 +537,12 @@ def junit_cases(result: t.Any) -> dict[str, t.Any]:
             noted = [finding['summary'] for finding in case['findings'] if finding['status'] == status]
             out = _case_body(case['findings'], (INCONCLUSIVE, WARN)) if outcome in ('pass', 'failure', 'error') else ''
             facts = tls_facts.get((domain_index, _text(case['mx']), _text(case['address']))) if case['check'] == TLS_CHECK else None
+            policy = (policy_facts.get((domain_index, case['check'], _text(case['mx']), _text(case['address'])))
+                      if case['check'] in (DANE_CHECK, STS_CHECK) else None)
             if facts is not None:
                 out = '\n'.join(part for part in (_junit_text(tls_summary(facts)), out) if part)
+            if policy is not None:
+                out = '\n'.join(part for part in (_junit_text(policy_summary(policy)), out) if part)
             suite_cases.append({
                 'classname': _junit_text(domain.get('domain')),
                 'name': _junit_text(_case_name(case['check'], case, vantage if several else None)),
@@ -538,7 +551,8 @@ def junit_cases(result: t.Any) -> dict[str, t.Any]:
                 'message': _junit_text('; '.join(_text(summary) for summary in noted)) if status != PASS else '',
                 'body': _case_body(case['findings'], (FAIL, ERROR) if outcome in ('failure', 'error') else ()),
                 'out': out,
-                'properties': _tls_properties(facts) if facts is not None else [],
+                'properties': (_tls_properties(facts) if facts is not None
+                               else _policy_properties(policy) if policy is not None else []),
             })
         counts = dict(tests=len(suite_cases), failures=sum(1 for case in suite_cases if case['outcome'] == 'failure'),
                       errors=sum(1 for case in suite_cases if case['outcome'] == 'error'),
@@ -692,6 +706,132 @@ def _tls_properties(row: Mapping[str, t.Any]) -> list[dict[str, str]]:
     values['starttls'], values['trusted'] = _yes_no(values['starttls']), _yes_no(values['trusted'])
     values['dns_names'] = ' '.join(row.get('dns_names') or [])
     return [{'name': 'tls.' + key, 'value': _junit_text(value)} for key, value in values.items()
+            if value is not None and value != '']
+
+
+# ---------------------------------------------------------------- the DANE and MTA-STS section
+
+
+def _texts(value: t.Any, what: str) -> list[str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple)):
+        raise ReportError('%s: expected a list, got %s' % (what, type(value).__name__))
+    return [_text(item) for item in value]
+
+
+def _flag(value: t.Any) -> bool | None:
+    return None if value is None else bool(value)
+
+
+def _policy_row(domain: Mapping[str, t.Any], kind: str) -> dict[str, t.Any]:
+    row: dict[str, t.Any] = dict.fromkeys(POLICY_FIELDS)
+    row.update(domain=domain.get('domain'), vantage_point=domain.get('vantage_point'), kind=kind)
+    return row
+
+
+def _domain_policy_rows(domain: Mapping[str, t.Any]) -> list[dict[str, t.Any]]:
+    """The DANE and MTA-STS rows of one domain entry (see policy_rows)."""
+    name = domain.get('domain')
+    sts, entries = domain.get('mta_sts'), domain.get('dane')
+    if sts is None and entries is None:
+        return []
+    if sts is not None and not isinstance(sts, Mapping):
+        raise ReportError('mta_sts of %s: expected a dict, got %s' % (name, type(sts).__name__))
+    if entries is not None and not isinstance(entries, (list, tuple)):
+        raise ReportError('dane of %s: expected a list, got %s' % (name, type(entries).__name__))
+    findings = _findings(domain.get('findings') or [], 'findings of %s' % name)
+    rows = []
+    if sts is not None:
+        row = _policy_row(domain, STS_CHECK)
+        row.update(status=_worst_status([f for f in findings if f.get('check') == STS_CHECK]),
+                   published=_flag(sts.get('published')), id=sts.get('id'), fetched=_flag(sts.get('fetched')),
+                   mode=sts.get('mode'), max_age=sts.get('max_age'),
+                   mx_patterns=_texts(sts.get('mx'), 'mta_sts.mx of %s' % name),
+                   rua=_texts(sts.get('rua'), 'mta_sts.rua of %s' % name))
+        rows.append(row)
+    by_address: dict[tuple[str, str], list[Mapping[str, t.Any]]] = {}
+    for finding in findings:
+        if finding.get('check') == DANE_CHECK:
+            by_address.setdefault((_text(finding.get('mx')), _text(finding.get('address'))), []).append(finding)
+    for index, entry in enumerate(entries or []):
+        if not isinstance(entry, Mapping):
+            raise ReportError('dane[%d] of %s: expected a dict, got %r' % (index, name, entry))
+        row = _policy_row(domain, DANE_CHECK)
+        row.update(mx=entry.get('mx'), address=entry.get('address'), published=_flag(entry.get('published')),
+                   dnssec=entry.get('dnssec'), tlsa=_texts(entry.get('tlsa'), 'dane[%d].tlsa of %s' % (index, name)),
+                   matched=entry.get('matched'),
+                   status=_worst_status(by_address.get((_text(entry.get('mx')), _text(entry.get('address'))), [])))
+        rows.append(row)
+    return rows
+
+
+def policy_rows(result: t.Any) -> list[dict[str, t.Any]]:
+    """The DANE and MTA-STS section: per domain (and vantage point) a ``mta_sts`` row, then a ``dane`` row per MX address.
+
+    Each row has every key of POLICY_FIELDS (None where it does not apply or was not learnt): ``kind``
+    (mta_sts or dane), ``status`` (the worst status of the domain's findings of that check - at that MX
+    host and address for dane), ``published`` (None: unknown), for dane ``dnssec``, ``tlsa`` and ``matched``,
+    for mta_sts ``id``, ``fetched``, ``mode``, ``max_age``, ``mx_patterns`` and ``rua`` (None: not looked up).
+    A domain without ``mta_sts`` and ``dane`` gives no rows. The text is the domains': not escaped here.
+    """
+    return [row for domain in _domains(result) for row in _domain_policy_rows(domain)]
+
+
+def policy_csv(result: t.Any) -> str:
+    """policy.csv: one row per policy_rows row after a header row of POLICY_CSV_COLUMNS.
+
+    Quoting and formula protection as in findings_csv; booleans ``yes``/``no`` (empty: unknown or not applicable);
+    TLSA records separated by ``; ``, mx patterns and rua URIs by spaces.
+    """
+    out = io.StringIO()
+    writer = csv.writer(out, quoting=csv.QUOTE_MINIMAL, lineterminator='\r\n')
+    writer.writerow(POLICY_CSV_COLUMNS)
+    for row in policy_rows(result):
+        cells = dict(row, published=_yes_no(row['published']), fetched=_yes_no(row['fetched']),
+                     tlsa='; '.join(row['tlsa'] or []), mx_patterns=' '.join(row['mx_patterns'] or []),
+                     rua=' '.join(row['rua'] or []))
+        writer.writerow([_csv_cell(cells.get(column)) for column in POLICY_CSV_COLUMNS])
+    return out.getvalue()
+
+
+def policy_summary(row: Mapping[str, t.Any]) -> str:
+    """One line of what a policy row shows, for JUnit's system-out (not escaped)."""
+    if row.get('kind') == DANE_CHECK:
+        if row.get('published') is None:
+            return 'DANE: unknown'
+        if not row.get('published'):
+            return 'DANE: no TLSA record published (DNSSEC %s)' % _text(row.get('dnssec'))
+        return 'DANE: TLSA %s (DNSSEC %s); matched: %s' % ('; '.join(row.get('tlsa') or []), _text(row.get('dnssec')),
+                                                        _text(row.get('matched')) or 'none')
+    if row.get('published') is None:
+        text = 'MTA-STS: unknown (the TXT lookup failed)'
+    elif not row.get('published'):
+        text = 'MTA-STS: not published'
+    elif not row.get('fetched'):
+        text = 'MTA-STS: id %s; no policy fetched' % (_text(row.get('id')) or 'invalid')
+    else:
+        text = 'MTA-STS: id %s; mode %s, max_age %s, mx %s' % (
+            _text(row.get('id')) or 'invalid', _text(row.get('mode')), _text(row.get('max_age')),
+            ' '.join(row.get('mx_patterns') or []) or 'none')
+    if row.get('rua') is not None:
+        text += '; TLS-RPT rua: %s' % (' '.join(row['rua']) or 'none')
+    return text
+
+
+def _policy_properties(row: Mapping[str, t.Any]) -> list[dict[str, str]]:
+    if row.get('kind') == DANE_CHECK:
+        keys: tuple[str, ...] = ('published', 'dnssec', 'tlsa', 'matched')
+    else:
+        keys = ('published', 'id', 'fetched', 'mode', 'max_age', 'mx_patterns', 'rua')
+    values = {key: row.get(key) for key in keys}
+    for key in ('published', 'fetched'):
+        if key in values:
+            values[key] = _yes_no(values[key])
+    for key, glue in (('tlsa', '; '), ('mx_patterns', ' '), ('rua', ' ')):
+        if values.get(key) is not None:
+            values[key] = glue.join(values[key])
+    return [{'name': '%s.%s' % (row['kind'], key), 'value': _junit_text(value)} for key, value in values.items()
             if value is not None and value != '']
 
 

@@ -23,8 +23,9 @@ FILTER_DIR = Path(__file__).resolve().parents[4] / 'plugins' / 'filter'
 # Every name the collection has published (changelogs/fragments/5-report.yml).
 PUBLISHED = {'findings_csv', 'group_findings', 'junit_cases', 'markdown_code', 'markdown_escape', 'merge_results',
              'rollup', 'status_counts', 'worst_status'}
-# And those added since (issue 9: visible_text, for the HTML report; issue 11: tls_rows and tls_csv, the TLS section).
-NAMES = PUBLISHED | {'visible_text', 'tls_rows', 'tls_csv'}
+# And those added since (issue 9: visible_text, for the HTML report; issue 11: tls_rows and tls_csv, the TLS section;
+# issue 12: policy_rows and policy_csv, the DANE and MTA-STS section).
+NAMES = PUBLISHED | {'visible_text', 'tls_rows', 'tls_csv', 'policy_rows', 'policy_csv'}
 
 
 def plugin_files() -> dict[str, dict[str, object]]:
