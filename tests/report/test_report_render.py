@@ -77,7 +77,7 @@ def test_the_json_report_is_the_merged_result_of_both_vantage_points(rendered, l
     assert compliance['tls-valid.lab.test'] is True and compliance['no-postmaster.lab.test'] is False
     assert compliance['compliant.lab.test'] is False
     files = json.loads((rendered.merged / 'files.json').read_text())
-    assert sorted(files) == ['csv', 'html', 'json', 'junit', 'markdown', 'tls_csv']
+    assert sorted(files) == ['csv', 'html', 'json', 'junit', 'markdown', 'policy_csv', 'tls_csv']
     assert all(Path(path).is_file() for path in files.values())
 
 
@@ -92,7 +92,7 @@ def test_a_single_audit_result_is_reported_as_its_vantage_point(rendered):
 def test_rendering_is_deterministic(rendered):
     again = rendered.render_file(rendered.result, 'again')
     for name in ('mxaudit-report.html', 'mxaudit-report.md', 'mxaudit-report.junit.xml', 'mxaudit-report.csv',
-                 'mxaudit-report.tls.csv', 'mxaudit-report.json'):
+                 'mxaudit-report.tls.csv', 'mxaudit-report.policy.csv', 'mxaudit-report.json'):
         assert (again / name).read_bytes() == (rendered.merged / name).read_bytes(), name
 
 
@@ -196,6 +196,9 @@ def hostile(rendered) -> Path:
     tls_domain = next(d for d in result['domains'] if d['domain'] == 'tls-valid.lab.test')
     tls_domain['tls'][0]['subject'] = HOSTILE_SUBJECT
     tls_domain['tls'][0]['issuer'] = HOSTILE_SUBJECT
+    # So is a domain's TXT record and policy file: the DANE and MTA-STS section of every format too.
+    tls_domain['mta_sts'] = {'published': True, 'id': HOSTILE_SUBJECT, 'fetched': True, 'mode': 'enforce', 'max_age': 86400,
+                             'mx': [HOSTILE_SUBJECT], 'mx_total': 1, 'rua': [HOSTILE_SUBJECT], 'rua_total': 1}
     return rendered.render_file(result, 'hostile')
 
 
@@ -531,3 +534,77 @@ def test_a_hostile_certificate_subject_is_text_in_every_format(hostile, chromium
     assert reader.scripts == 0
     cells = _tls_cells(reader, 'tls-valid.lab.test')
     assert cells['subject'] == ' '.join(HOSTILE_SUBJECT_SHOWN.split()) and cells['issuer'] == cells['subject']
+
+
+# ---------------------------------------------------------------- DANE and MTA-STS (the lab publishes neither)
+
+def test_the_json_has_the_policy_fields_of_every_domain(rendered):
+    probed = [domain for domain in rendered.result['domains'] if domain['mx']]
+    assert probed and all('dane' in domain for domain in rendered.result['domains'])
+    for domain in probed:
+        if 'mta_sts' in domain:
+            assert domain['mta_sts'] == {'published': False}, domain['domain']
+        assert all(entry['published'] is False and set(entry) == {'mx', 'address', 'published', 'dnssec'}
+                   for entry in domain['dane']), domain['domain']
+    valid = next(d for d in rendered.result['domains'] if d['domain'] == 'tls-valid.lab.test')
+    assert valid['mta_sts'] == {'published': False} and [e['address'] for e in valid['dane']] == [e['address'] for e in valid['tls']]
+
+
+def policy_entries(result: dict[str, t.Any]) -> list[tuple[str, str, str]]:
+    rows = []
+    for domain in result['domains']:
+        if 'mta_sts' in domain:
+            rows.append((domain['domain'], 'mta_sts', ''))
+        rows.extend((domain['domain'], 'dane', entry['address']) for entry in domain.get('dane', []))
+    return rows
+
+
+def test_the_policy_section_renders_not_published_rows_in_every_format(rendered, dom):
+    result = rendered.result
+    expected = policy_entries(result)
+    assert expected
+    with (rendered.merged / 'mxaudit-report.policy.csv').open(newline='', encoding='utf-8') as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(row['domain'], row['kind'], row['address']) for row in rows] == expected
+    assert {row['published'] for row in rows} == {'no'}
+    text = (rendered.merged / 'mxaudit-report.md').read_text()
+    section = text.split('\n## DANE and MTA-STS\n', 1)[1].split('\n## ', 1)[0]
+    lines = [line for line in section.splitlines() if line.startswith('| ') and '|---' not in line]
+    assert len(lines) == len(expected) + 1 and all('| not published |' in line for line in lines[1:])
+    _serialized, reader = dom
+    html_rows = [e for e in reader.elements if e['tag'] == 'tr' and 'data-policy-kind' in e['attrs']]
+    assert [(row['attrs']['data-policy-domain'], row['attrs']['data-policy-kind'], row['attrs'].get('data-policy-address', ''))
+            for row in html_rows] == expected
+    cells = [e for row in html_rows for e in _descendants(reader, row) if e['attrs'].get('data-policy-field') == 'published']
+    assert {text_of(cell) for cell in cells} == {'not published'}
+    labels = [e['attrs'].get('data-label') for row in html_rows for e in _descendants(reader, row) if e['tag'] == 'td']
+    assert labels and None not in labels  # each cell is labelled for the phone layout, as in the TLS card
+    assert 'table.policy td::before { content: attr(data-label)' in (rendered.merged / 'mxaudit-report.html').read_text()
+    xml = JUnitXml.fromfile(str(rendered.merged / 'mxaudit-report.junit.xml'))
+    suite = next(suite for suite in xml if suite.name.startswith('tls-valid.lab.test'))
+    sts = next(case for case in suite if case.name.split()[0] == 'mta_sts')
+    assert {item.get('name'): item.get('value') for item in sts._elem.iter('property')} == {  # pylint: disable=protected-access
+        'mta_sts.published': 'no'}
+    assert (sts.system_out or '').startswith('MTA-STS: not published')
+    dane = next(case for case in suite if case.name.split()[0] == 'dane')
+    properties = {item.get('name'): item.get('value') for item in dane._elem.iter('property')}  # pylint: disable=protected-access
+    assert properties['dane.published'] == 'no' and properties['dane.dnssec'] in ('unknown', 'insecure')
+
+
+def test_a_hostile_policy_is_text_in_every_format(hostile, chromium):
+    shown = HOSTILE_SUBJECT_SHOWN
+    xml = JUnitXml.fromfile(str(hostile / 'mxaudit-report.junit.xml'))
+    suite = next(suite for suite in xml if suite.name.startswith('tls-valid.lab.test'))
+    case = next(case for case in suite if case.name.split()[0] == 'mta_sts')
+    properties = {item.get('name'): item.get('value') for item in case._elem.iter('property')}  # pylint: disable=protected-access
+    assert properties['mta_sts.id'] == properties['mta_sts.rua'] == shown.replace('\ufffe', '\ufffd')
+    text = (hostile / 'mxaudit-report.md').read_text()
+    row = next(line for line in text.splitlines() if re.match(r'\| tls-valid\.lab\.test from vantage-[ab] \| MTA-STS \|', line))
+    assert row.count('|') - row.count(r'\|') == 8   # seven cells
+    assert r'\<script\>alert(2)\</script\>' in row and '\u202e' not in text
+    with (hostile / 'mxaudit-report.policy.csv').open(newline='', encoding='utf-8') as handle:
+        rows = [row for row in csv.DictReader(handle) if row['domain'] == 'tls-valid.lab.test' and row['kind'] == 'mta_sts']
+    assert rows[0]['id'] == rows[0]['rua'] == rows[0]['mx_patterns'] == "'" + shown
+    reader = DomReader()
+    reader.feed(chromium.dump_dom(hostile / 'mxaudit-report.html'))
+    assert reader.scripts == 0

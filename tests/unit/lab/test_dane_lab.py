@@ -168,6 +168,17 @@ def test_every_case_through_the_validating_resolver(dnssec_lab, capsys):
         assert verdicts[domain] == 'compliant', (domain, found[domain]['findings'])
     for domain in ('mismatch.dane.lab.test', 'bogus.dane.lab.test', 'plain.dane.lab.test'):
         assert verdicts[domain] == 'noncompliant', domain
+    # The records of the reports' DANE and MTA-STS section, per MX host and address.
+    records = {domain: found[domain]['dane'] for domain in EXPECTED}
+    assert all(len(entries) == 1 for entries in records.values()), records
+    good = records['good.dane.lab.test'][0]
+    assert good['mx'] == 'mx.good.dane.lab.test' and good['published'] is True and good['dnssec'] == 'secure'
+    assert good['matched'] in good['tlsa'] and good['tlsa_total'] == len(good['tlsa'])
+    assert records['mismatch.dane.lab.test'][0]['matched'] is None and records['mismatch.dane.lab.test'][0]['tlsa']
+    assert records['unsigned.dane.lab.test'][0]['dnssec'] == 'insecure'
+    assert records['bogus.dane.lab.test'][0]['dnssec'] == 'bogus'
+    assert records['none.dane.lab.test'][0]['published'] is False and 'tlsa' not in records['none.dane.lab.test'][0]
+    assert 'mta_sts' not in found['good.dane.lab.test']  # the mta_sts check did not run
     # No session where there is nothing to match; one for mx.good (shared), with SNI = the MX host name.
     servers = dnssec_lab['servers']
     for label in ('unsigned', 'bogus', 'pkix', 'none'):
@@ -188,3 +199,4 @@ def test_a_resolver_that_does_not_validate_gives_dnssec_status_unknown(dnssec_la
     text = summary(found, 'DANE-1')
     assert 'DNSSEC status unknown' in text and 'insecure' not in text
     assert found['verdict'] == 'unverified'
+    assert found['dane'][0]['dnssec'] == 'unknown' and found['dane'][0]['published'] is True

@@ -95,6 +95,16 @@ def test_every_case_in_one_audit(lab, policy_port, capsys):
         if name == 'none' and any(f['summary'].startswith('not judged') for f in skipped):
             wrong.append('none: skipped for another reason than not published')
     assert not wrong, '\n'.join(wrong)
+    # The record of each domain (the reports' DANE and MTA-STS section): facts, not summaries.
+    valid = found[sts_lab.domain('valid')]['mta_sts']
+    assert valid['published'] is True and valid['fetched'] is True and valid['id'] and valid['mode'] == 'enforce'
+    assert valid['max_age'] and valid['mx'] and valid['rua'] and valid['rua_total'] == len(valid['rua'])
+    assert found[sts_lab.domain('none')]['mta_sts'] == {'published': False}
+    assert found[sts_lab.domain('dane-no-rpt')]['mta_sts'] == {'published': False, 'rua': [], 'rua_total': 0}
+    assert found[sts_lab.domain('two-records')]['mta_sts']['id'] is None
+    redirect = found[sts_lab.domain('redirect')]['mta_sts']
+    assert redirect['published'] is True and redirect['fetched'] is False and redirect['mode'] is None
+    assert 'dane' not in found[sts_lab.domain('valid')]  # the dane check did not run
     # The redirect was not followed: one request to the policy host, none to where it pointed.
     hosts = [host for host, _line in lab.policy.requests]
     assert 'www.sts.lab.test' not in hosts and hosts.count('mta-sts.' + sts_lab.domain('redirect')) == 1
