@@ -244,6 +244,103 @@ domains:
           not_after: "2026-07-30T00:00:00Z"
           dns_names: [mx1.example.org]
           trusted: true
+    dane:
+      description:
+        - What the V(dane) check learnt at each address of each MX host of the domain, in MX order; none for an address the
+          run's deadline left unjudged, or without an MX host name or resolver.
+        - Without TLSA records only C(mx), C(address), C(published) (V(false)) and C(dnssec); the TLSA fields come with
+          published records. Facts of the DNS answers, never parsed back from a summary.
+      returned: when the V(dane) check ran
+      type: list
+      elements: dict
+      version_added: 0.2.0
+      contains:
+        mx:
+          description: The MX host name.
+          type: str
+        address:
+          description: The address judged.
+          type: str
+        published:
+          description: Some TLSA record is published at C(_25._tcp.<mx host>).
+          type: bool
+        dnssec:
+          description:
+            - The DNSSEC status of the TLSA answer - V(secure) (AD), V(insecure) (no AD from a resolver that validates),
+              V(bogus), or V(unknown) (the lookup failed, or no AD and the resolver's validation was not established - it is
+              asked only when records exist).
+          type: str
+        tlsa:
+          description: The TLSA records as text (C(usage selector type data), the data cut at 12 hex digits), at most 8, each at
+            most 160 characters.
+          type: list
+          elements: str
+          returned: when published
+        tlsa_total:
+          description: How many TLSA records there are (RV(domains[].dane[].tlsa) is capped).
+          type: int
+          returned: when published
+        matched:
+          description: The usable record that matched the certificate presented after STARTTLS, as in RV(domains[].dane[].tlsa);
+            V(null) when none matched or nothing was matched (insecure, bogus, no usable record, no TLS).
+          type: str
+          returned: when published
+      sample:
+        - {mx: mx1.example.org, address: 192.0.2.10, published: true, dnssec: secure, tlsa: [3 1 1 0123456789ab...],
+           tlsa_total: 1, matched: 3 1 1 0123456789ab...}
+        - {mx: mx2.example.org, address: 192.0.2.20, published: false, dnssec: unknown}
+    mta_sts:
+      description:
+        - What the V(mta_sts) check learnt of the domain - MTA-STS (RFC 8461) and TLS-RPT (RFC 8460).
+        - Only C(published) (V(false)) when the domain publishes no MTA-STS and C(_smtp._tls) was not looked up (no DANE
+          either) - a bulk run adds one small field per domain. Absent when the check looked nothing up (a failed or null MX,
+          no resolver, the run's deadline).
+        - The TXT record and the policy file are the domain's text, kept as received (bounded).
+      returned: when the V(mta_sts) check looked the domain up
+      type: dict
+      version_added: 0.2.0
+      contains:
+        published:
+          description: Some C(_mta-sts) TXT record begins with C(v=STSv1); V(null) when that lookup failed.
+          type: bool
+        id:
+          description: The C(id) of the one valid record; V(null) when there is none (several, or invalid).
+          type: str
+          returned: unless published is false
+        fetched:
+          description: A policy file was read from C(https://mta-sts.<domain>/.well-known/mta-sts.txt) and parsed (it may
+            still be invalid - see V(STS-2)).
+          type: bool
+          returned: unless published is false
+        mode:
+          description: The policy's C(mode) (V(enforce), V(testing), V(none), or what it said), V(null) when not fetched.
+          type: str
+          returned: unless published is false
+        max_age:
+          description: The policy's C(max_age) in seconds, V(null) when not fetched or not a number.
+          type: int
+          returned: unless published is false
+        mx:
+          description: The policy's valid C(mx) patterns, at most 20, each at most 256 characters.
+          type: list
+          elements: str
+          returned: unless published is false
+        mx_total:
+          description: How many valid C(mx) patterns the policy has.
+          type: int
+          returned: unless published is false
+        rua:
+          description: The C(rua) URIs of the one valid C(v=TLSRPTv1) record at C(_smtp._tls) (at most 20, each at most 256
+            characters); empty when there is no valid record.
+          type: list
+          elements: str
+          returned: when C(_smtp._tls) was looked up (MTA-STS or DANE published) and answered
+        rua_total:
+          description: How many C(rua) URIs the record has.
+          type: int
+          returned: with rua
+      sample: {published: true, id: "20250601", fetched: true, mode: enforce, max_age: 604800, mx: [mx1.example.org],
+               mx_total: 1, rua: ["mailto:tlsrpt@example.org"], rua_total: 1}
 stats:
   description: The roll-up of the run.
   returned: always
