@@ -802,8 +802,8 @@ def policy_summary(row: Mapping[str, t.Any]) -> str:
             return 'DANE: unknown'
         if not row.get('published'):
             return 'DANE: no TLSA record published (DNSSEC %s)' % _text(row.get('dnssec'))
-        return 'DANE: TLSA %s (DNSSEC %s); matched: %s' % ('; '.join(row.get('tlsa') or []), _text(row.get('dnssec')),
-                                                        _text(row.get('matched')) or 'none')
+        records = '; '.join(row.get('tlsa') or [])
+        return 'DANE: TLSA %s (DNSSEC %s); matched: %s' % (records, _text(row.get('dnssec')), _text(row.get('matched')) or 'none')
     if row.get('published') is None:
         text = 'MTA-STS: unknown (the TXT lookup failed)'
     elif not row.get('published'):
