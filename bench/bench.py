@@ -53,10 +53,12 @@ SWAKS_PROBES = 2
 # Check groups of the breakdown runs: the engine's job kinds (server = null sender + relay; envelope = postmaster
 # + recipient, several domains a session), and DNS alone.
 BREAKDOWN = (('mx',), ('session',), ('pipelining',), ('null_sender', 'relay'), ('postmaster', 'recipient'))
-# The tls-cost runs (at the smallest N, quick too): the conformance checks alone, against the engine run of every
-# check (the conformance ones with tls and identity added); the difference is their cost, in the same run and lab.
+# The cost runs (at the smallest N, quick too): the conformance checks alone, then with tls and identity added, against
+# the engine run of every check (tls, identity, dane and mta_sts added); each difference is the added checks' cost, in the
+# same run and lab. The bulk lab publishes no TLSA and no MTA-STS record: what dane and mta_sts cost there is what they
+# cost a portfolio where nothing is published (their DNS lookups and findings), the common case.
 CONFORMANCE = ('mx', 'session', 'postmaster', 'null_sender', 'relay', 'recipient', 'pipelining')
-TLS_COST = (('conformance', CONFORMANCE), ('with_tls', CONFORMANCE + ('tls', 'identity')))
+TLS_COST = (('conformance', CONFORMANCE), ('with_tls', CONFORMANCE + ('tls', 'identity')), ('every', None))
 
 # py-spy (optional): where the CPU samples of the ansible-playbook run fall. First match wins, per process kind.
 SPY_CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -646,40 +648,32 @@ class Bench:
                                     'sessions': run['engine']['stats'].get('sessions')}
         return out
 
-    def run_tls_cost(self, lab: LabProcess, with_tls: dict[str, t.Any]) -> dict[str, t.Any]:
-        """The conformance checks alone against ``with_tls`` (the engine run with tls and identity added, just made):
-        what the two checks add per address and per domain."""
+    def run_tls_cost(self, lab: LabProcess, every: dict[str, t.Any]) -> dict[str, t.Any]:
+        """The conformance checks alone, then with tls and identity, against ``every`` (the engine run of every check,
+        just made): what tls and identity add, and what dane and mta_sts add on top, per address and per domain."""
         out: dict[str, t.Any] = {}
         for name, checks in TLS_COST:
-            if name == 'with_tls':
-                run = with_tls
+            if checks is None:
+                run = every
             else:
-                log('N=%d: tls cost: the engine with %s only' % (lab.n, ','.join(checks)))
+                log('N=%d: check cost: the engine with %s only' % (lab.n, ','.join(checks)))
                 run = self.run_engine(lab, checks=checks, tag='tls-cost-' + name, result_bytes=True)
             engine = run['engine']
-            out[name] = {'checks': list(checks), 'seconds': engine['seconds'], 'cpu': engine['cpu'],
-                         'maxrss_kb': engine['maxrss_kb'], 'result_bytes': engine['result_bytes'],
+            out[name] = {'checks': list(checks) if checks is not None else 'every', 'seconds': engine['seconds'],
+                         'cpu': engine['cpu'], 'maxrss_kb': engine['maxrss_kb'], 'result_bytes': engine['result_bytes'],
                          'sessions': engine['stats'].get('sessions'), 'replies': run['lab']['replies'],
                          'connections': run['lab']['connections'], 'connection_seconds': run['lab']['connection_seconds'],
                          'compliant': engine['stats'].get('compliant')}
-        base, tls_run = out['conformance'], out['with_tls']
-        m, n = lab.m, lab.n
-        added = {
-            'ms_per_address': 1000.0 * (tls_run['seconds'] - base['seconds']) / m,
-            'connection_ms_per_address': 1000.0 * (tls_run['connection_seconds'] - base['connection_seconds']) / m,
-            'sessions_per_address': (tls_run['connections'] - base['connections']) / m,
-            'replies_per_address': (tls_run['replies'] - base['replies']) / m,
-            'cpu_ms_per_address': 1000.0 * (tls_run['cpu'] - base['cpu']) / m,
-            'result_bytes_per_domain': (tls_run['result_bytes'] - base['result_bytes']) / n,
-        }
-        ratios = {key: (tls_run[key] / base[key]) if base[key] else None
-                  for key in ('seconds', 'connection_seconds', 'connections', 'replies', 'cpu', 'result_bytes', 'maxrss_kb')}
-        out.update(added=added, ratios=ratios, addresses=m, domains=n)
-        log('N=%d: tls+identity add %.1f ms wall and %.0f ms of connection time per address, %.2f sessions and %.1f '
-            'replies per address, %.0f bytes of result per domain (wall x%.2f, sessions x%.2f, result x%.2f)' % (
-                n, added['ms_per_address'], added['connection_ms_per_address'], added['sessions_per_address'],
-                added['replies_per_address'], added['result_bytes_per_domain'], ratios['seconds'] or 0,
-                ratios['connections'] or 0, ratios['result_bytes'] or 0))
+        out['added'], out['ratios'] = _added(out['conformance'], out['with_tls'], lab.m, lab.n)
+        out['added_policies'], out['ratios_policies'] = _added(out['with_tls'], out['every'], lab.m, lab.n)
+        out.update(addresses=lab.m, domains=lab.n)
+        for label, added, ratios in (('tls+identity', out['added'], out['ratios']),
+                                     ('dane+mta_sts', out['added_policies'], out['ratios_policies'])):
+            log('N=%d: %s add %.1f ms wall and %.0f ms of connection time per address, %.2f sessions and %.1f '
+                'replies per address, %.0f bytes of result per domain (wall x%.2f, sessions x%.2f, result x%.2f)' % (
+                    lab.n, label, added['ms_per_address'], added['connection_ms_per_address'], added['sessions_per_address'],
+                    added['replies_per_address'], added['result_bytes_per_domain'], ratios['seconds'] or 0,
+                    ratios['connections'] or 0, ratios['result_bytes'] or 0))
         return out
 
     def run_baselines(self, lab: LabProcess) -> None:
@@ -1191,27 +1185,50 @@ def render_report(results: dict[str, t.Any], args: argparse.Namespace) -> str:
 
 # ---------------------------------------------------------------------------------------------- main
 
+def _added(base: dict[str, t.Any], more: dict[str, t.Any], m: int, n: int) -> tuple[dict[str, t.Any], dict[str, t.Any]]:
+    """What the run ``more`` adds to ``base``: per address (M of them) and per domain (N), and the ratios."""
+    added = {
+        'ms_per_address': 1000.0 * (more['seconds'] - base['seconds']) / m,
+        'connection_ms_per_address': 1000.0 * (more['connection_seconds'] - base['connection_seconds']) / m,
+        'sessions_per_address': (more['connections'] - base['connections']) / m,
+        'replies_per_address': (more['replies'] - base['replies']) / m,
+        'cpu_ms_per_address': 1000.0 * (more['cpu'] - base['cpu']) / m,
+        'result_bytes_per_domain': (more['result_bytes'] - base['result_bytes']) / n,
+    }
+    ratios = {key: (more[key] / base[key]) if base[key] else None
+              for key in ('seconds', 'connection_seconds', 'connections', 'replies', 'cpu', 'result_bytes', 'maxrss_kb')}
+    return added, ratios
+
+
 def tls_cost_lines(n: t.Any, cost: dict[str, t.Any]) -> list[str]:
-    """The report's table of the tls-cost runs: the conformance checks alone, then with tls and identity."""
-    added, ratios = cost['added'], cost['ratios']
-    out = ['The tls and identity checks\' cost at N = %s over M = %d addresses (the engine twice in the same lab: the '
-           'conformance checks alone, then with tls and identity added; the compliant addresses offer STARTTLS with a '
-           'certificate of the lab CA, passed as tls_ca_file):' % (n, cost['addresses']), '',
+    """The report's table of the cost runs: the conformance checks alone, with tls and identity, then every check."""
+    out = ['The added checks\' cost at N = %s over M = %d addresses (the engine in the same lab: the conformance checks '
+           'alone, then with tls and identity added, then every check, which adds dane and mta_sts; the compliant '
+           'addresses offer STARTTLS with a certificate of the lab CA, passed as tls_ca_file; the lab publishes no TLSA '
+           'and no MTA-STS record):' % (n, cost['addresses']), '',
            '| checks | engine wall | CPU | sessions | replies | connection-seconds | result JSON | peak RSS | compliant domains |',
            '|---|---|---|---|---|---|---|---|---|']
-    for name in ('conformance', 'with_tls'):
-        item = cost[name]
+    labels = {'conformance': 'conformance', 'with_tls': '+ tls, identity', 'every': '+ dane, mta_sts (every check)'}
+    for name in ('conformance', 'with_tls', 'every'):
+        item = cost.get(name)
+        if item is None:  # a results.json of an older run
+            continue
         out.append('| %s | %.1f s | %.1f s | %d | %d | %.0f s | %.2f MB | %.0f MB | %s |' % (
-            'conformance' if name == 'conformance' else '+ tls, identity', item['seconds'], item['cpu'],
-            item['connections'], item['replies'], item['connection_seconds'], item['result_bytes'] / 1e6,
-            item['maxrss_kb'] / 1024.0, item['compliant']))
-    out += ['', 'Added per address: %.1f ms of wall (at this concurrency), %.0f ms of connection time, %.2f sessions, '
-            '%.1f replies, %.1f ms of CPU; per domain %.0f bytes of result. Ratios to the baseline: wall x%.2f, '
-            'connection time x%.2f, sessions x%.2f, replies x%.2f, CPU x%.2f, result x%.2f, peak RSS x%.2f.' % (
-                added['ms_per_address'], added['connection_ms_per_address'], added['sessions_per_address'],
-                added['replies_per_address'], added['cpu_ms_per_address'], added['result_bytes_per_domain'],
-                ratios['seconds'] or 0, ratios['connection_seconds'] or 0, ratios['connections'] or 0,
-                ratios['replies'] or 0, ratios['cpu'] or 0, ratios['result_bytes'] or 0, ratios['maxrss_kb'] or 0), '']
+            labels[name], item['seconds'], item['cpu'], item['connections'], item['replies'], item['connection_seconds'],
+            item['result_bytes'] / 1e6, item['maxrss_kb'] / 1024.0, item['compliant']))
+    out.append('')
+    for what, key in (('tls and identity', ''), ('dane and mta_sts', '_policies')):
+        added, ratios = cost.get('added' + key), cost.get('ratios' + key)
+        if added is None:
+            continue
+        out += ['%s add per address: %.1f ms of wall (at this concurrency), %.0f ms of connection time, %.2f sessions, '
+                '%.1f replies, %.1f ms of CPU; per domain %.0f bytes of result. Ratios to the run without them: wall x%.2f, '
+                'connection time x%.2f, sessions x%.2f, replies x%.2f, CPU x%.2f, result x%.2f, peak RSS x%.2f.' % (
+                    what[0].upper() + what[1:], added['ms_per_address'], added['connection_ms_per_address'],
+                    added['sessions_per_address'], added['replies_per_address'], added['cpu_ms_per_address'],
+                    added['result_bytes_per_domain'], ratios['seconds'] or 0, ratios['connection_seconds'] or 0,
+                    ratios['connections'] or 0, ratios['replies'] or 0, ratios['cpu'] or 0, ratios['result_bytes'] or 0,
+                    ratios['maxrss_kb'] or 0), '']
     return out
 
 
