@@ -113,9 +113,11 @@ def case_of_host(host: str) -> Optional[str]:
 class PolicyServer:
     """HTTPS on one address for every case's mta-sts.<domain>: the certificate by SNI, the answer by Host."""
 
-    def __init__(self, host: str = POLICY_ADDRESS, port: int = 0) -> None:
+    def __init__(self, host: str = POLICY_ADDRESS, port: int = 0, policies: Optional[dict[str, bytes]] = None) -> None:
         self.host = host
         self.port = port
+        # Policies of other labs' domains, by policy host name (mta-sts.<domain>): a valid certificate, the body as given.
+        self.policies = {name.rstrip(".").lower(): body for name, body in (policies or {}).items()}
         self.requests: list[tuple[str, str]] = []   # (Host, request line)
         self._server: Optional[asyncio.AbstractServer] = None
         self._tasks: set[asyncio.Task] = set()
@@ -128,6 +130,8 @@ class PolicyServer:
             case = case_of_host(name or "")
             if case is not None:
                 sslobj.context = ca.server_context(name, CASES[case].certificate)
+            elif (name or "").rstrip(".").lower() in self.policies:
+                sslobj.context = ca.server_context(name, "valid")
             return None
 
         default.sni_callback = choose
@@ -156,7 +160,11 @@ class PolicyServer:
             host = next((line.split(":", 1)[1].strip() for line in lines[1:] if line.lower().startswith("host:")), "")
             self.requests.append((host, lines[0]))
             name = case_of_host(host)
-            await self._answer(writer, CASES[name] if name else None, name or "")
+            other = self.policies.get(host.split(":", 1)[0].rstrip(".").lower())
+            if name is None and other is not None:
+                await self._answer(writer, Case(body=other), "")
+            else:
+                await self._answer(writer, CASES[name] if name else None, name or "")
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.TimeoutError, ConnectionError, ssl.SSLError):
             pass
         finally:

@@ -17,7 +17,10 @@ import pytest
 
 from ansible_collections.mxaudit.smtp.plugins.module_utils import _dane
 from ansible_collections.mxaudit.smtp.plugins.modules import audit
+from ansible_collections.mxaudit.smtp.plugins.module_utils._checks import mta_sts
+from ansible_collections.mxaudit.smtp.plugins.module_utils._checks.registry import CHECK_IDS
 from ansible_collections.mxaudit.smtp.tests.lab import LabRunner
+from ansible_collections.mxaudit.smtp.tests.lab import mta_sts as sts_lab
 from ansible_collections.mxaudit.smtp.tests.lab.dnssec import DNSSECLab, missing_binaries
 from ansible_collections.mxaudit.smtp.tests.lab.tls import lab_ca
 from ansible_collections.mxaudit.smtp.tests.unit.module_call import run_module
@@ -41,7 +44,9 @@ SERVERS = {
     'pkix': ('127.0.57.5', 'tls_valid'),
     'plain': ('127.0.57.6', 'compliant'),
     'none': ('127.0.57.7', 'compliant'),
+    'all': ('127.0.57.9', 'tls_valid'),   # DANE, MTA-STS and TLS-RPT published, all valid: passes everything
 }
+POLICY_ADDRESS = '127.0.57.20'
 RANDOM = '3 1 1 ' + '5a' * 32
 NEXT_KEY = '3 1 1 ' + 'c3' * 32
 
@@ -82,6 +87,11 @@ def zones():
         ('addrinsecure', 'MX', '10 mx.addrinsecure'),
         ('mx.addrinsecure', 'CNAME', 'host.unsigned.dane.lab.test.'),
         ('_25._tcp.mx.addrinsecure', 'TLSA', RANDOM),
+        ('_25._tcp.mx.all', 'TLSA', tlsa(3, 1, 1, leaf['all'])),
+        ('_25._tcp.mx.all', 'TLSA', NEXT_KEY),
+        ('_mta-sts.all', 'TXT', '"v=STSv1; id=20261201T000000"'),
+        ('_smtp._tls.all', 'TXT', '"v=TLSRPTv1; rua=mailto:tlsrpt@all.dane.lab.test"'),
+        ('mta-sts.all', 'A', POLICY_ADDRESS),
     ]
     unsigned.append(('_25._tcp.mx', 'TLSA', tlsa(3, 1, 1, leaf['unsigned'])))
     return signed, unsigned
@@ -101,14 +111,20 @@ def dnssec_lab():
     runner = LabRunner()
     try:
         lab.start()
-        servers = {label: runner.start_smtp(behaviour, address, SMTP_PORT, name=mx_name(label))
+        servers = {label: runner.start_smtp(behaviour, address, SMTP_PORT, name=mx_name(label),
+                                            options={'domains': ['all.dane.lab.test']} if label == 'all' else None)
                    for label, (address, behaviour) in SERVERS.items()}
+        # The MTA-STS policy of all.dane.lab.test, over HTTPS with a lab-CA certificate for mta-sts.all.dane.lab.test.
+        policy_server = sts_lab.PolicyServer(POLICY_ADDRESS, 0, policies={
+            'mta-sts.all.dane.lab.test': sts_lab.policy('enforce', 'mx.all.dane.lab.test')})
+        runner.call(policy_server.start())
+        runner._servers.append(policy_server)  # pylint: disable=protected-access
         # The plain lab DNS (it never sets AD) with the good case's records: a resolver that does not validate.
         good = 'mx.good.dane.lab.test.'
         plain = runner.start_dns({'good.dane.lab.test.': {'MX': ['10 ' + good]}, good: {'A': [SERVERS['good'][0]]},
                                   '_25._tcp.' + good: {'TLSA': [rdata for owner, _rdtype, rdata in signed if owner == '_25._tcp.mx.good']}},
                                  '127.0.0.1', PLAIN_DNS_PORT)
-        yield {'lab': lab, 'servers': servers, 'plain_dns': plain}
+        yield {'lab': lab, 'servers': servers, 'plain_dns': plain, 'policy': policy_server}
     finally:
         runner.stop()
         lab.stop()
@@ -200,3 +216,25 @@ def test_a_resolver_that_does_not_validate_gives_dnssec_status_unknown(dnssec_la
     assert 'DNSSEC status unknown' in text and 'insecure' not in text
     assert found['verdict'] == 'unverified'
     assert found['dane'][0]['dnssec'] == 'unknown' and found['dane'][0]['published'] is True
+
+
+def test_a_domain_with_valid_dane_mta_sts_and_tls_rpt_passes_everything(dnssec_lab, capsys, monkeypatch):
+    """Every check but identity (the lab zone has no PTR records), through the validating resolver, with the lab CA."""
+    monkeypatch.setattr(mta_sts, 'POLICY_PORT', dnssec_lab['policy'].port)
+    checks = [check for check in CHECK_IDS if check != 'identity']
+    args = {'domain': 'all.dane.lab.test', 'checks': checks, 'port': SMTP_PORT, 'helo_name': 'audit.lab.test',
+            'timeout': 3.0, 'allow_private_addresses': True, 'tls_ca_file': lab_ca().ca_file,
+            'resolver': {'nameservers': ['127.0.0.1'], 'port': UNBOUND_PORT, 'timeout': 2.0}}
+    code, result = run_module(audit, args, capsys)
+    assert code == 0, result
+    found = result['domains'][0]
+    by_rule = {finding['rule']: finding for finding in found['findings']}
+    for rule in ('DANE-1', 'DANE-2', 'DANE-3', 'STS-1', 'STS-2', 'STS-3', 'RPT-1') + tuple('TLS-%d' % n for n in range(1, 9)):
+        assert by_rule[rule]['status'] == 'pass', (rule, by_rule[rule]['summary'])
+    # Skipped is only what does not apply to this server (a rule of an option not set); nothing fails, warns or is undecided.
+    not_passing = [(f['rule'], f['status'], f['summary']) for f in found['findings'] if f['status'] not in ('pass', 'skipped')]
+    assert not not_passing, not_passing
+    assert found['verdict'] == 'compliant' and not found.get('undecided_rules')
+    assert found['mta_sts']['mode'] == 'enforce' and found['dane'][0]['dnssec'] == 'secure'
+    assert dnssec_lab['policy'].requests and dnssec_lab['policy'].requests[-1][0] == 'mta-sts.all.dane.lab.test'
+    assert dnssec_lab['servers']['all'].data_commands == 0
