@@ -416,6 +416,23 @@ assert verdicts == {"no-postmaster.lab.test": "noncompliant", "compliant.lab.tes
     cat "$out/run-pass.log"
     check "audit.yml exits 0 when every domain is compliant" \
         bash -c "[ $arc = 0 ] && grep -q 'verdict: COMPLIANT' '$out/run-pass.log'" || rc=1
+    echo "--- ansible-playbook mxaudit.smtp.audit with the tls check and the lab CA (mxaudit_checks, mxaudit_tls_ca_file)"
+    local ca
+    ca=$("$VENV/bin/python" -c 'import json, sys; print(json.load(open(sys.argv[1]))["tls_ca_file"] or "")' "$LAB_STATE")
+    arc=0
+    (cd "$out/cwd" && ansible-playbook mxaudit.smtp.audit -e @"$out/lab.json" \
+        -e "mxaudit_domains=tls-valid.lab.test mxaudit_report_dir=$out/reports-tls mxaudit_tls_ca_file=$ca" \
+        -e '{"mxaudit_checks": ["mx", "tls"], "mxaudit_report_formats": ["json"]}') >"$out/run-tls.log" 2>&1 || arc=$?
+    cat "$out/run-tls.log"
+    check "the audit role runs the tls check with mxaudit_tls_ca_file: TLS-1..8 pass, the certificate trusted" \
+        "$VENV/bin/python" - "$arc" "$out/reports-tls/mxaudit-report.json" "$ca" <<'EOF' || rc=1
+import json, sys
+assert int(sys.argv[1]) == 0 and sys.argv[3], sys.argv
+domain = json.load(open(sys.argv[2]))['domains'][0]
+tls = {f['rule']: f['status'] for f in domain['findings'] if f['check'] == 'tls'}
+assert all(tls.get('TLS-%d' % n) == 'pass' for n in range(1, 9)), tls
+assert domain['verdict'] == 'compliant' and domain['tls'][0]['trusted'] is True, domain['tls']
+EOF
     echo "--- ansible-playbook mxaudit.smtp.audit where nothing listens on the port (port 25 blocked: must fail, unverified)"
     arc=0
     (cd "$out/cwd" && ansible-playbook mxaudit.smtp.audit -e @"$out/lab.json" -e mxaudit_port=9 \
