@@ -1221,10 +1221,10 @@ def tls_cost_lines(n: t.Any, cost: dict[str, t.Any]) -> list[str]:
         added, ratios = cost.get('added' + key), cost.get('ratios' + key)
         if added is None:
             continue
-        out += ['%s add per address: %.1f ms of wall (at this concurrency), %.0f ms of connection time, %.2f sessions, '
+        out += ['The %s checks add per address: %.1f ms of wall (at this concurrency), %.0f ms of connection time, %.2f sessions, '
                 '%.1f replies, %.1f ms of CPU; per domain %.0f bytes of result. Ratios to the run without them: wall x%.2f, '
                 'connection time x%.2f, sessions x%.2f, replies x%.2f, CPU x%.2f, result x%.2f, peak RSS x%.2f.' % (
-                    what[0].upper() + what[1:], added['ms_per_address'], added['connection_ms_per_address'],
+                    what, added['ms_per_address'], added['connection_ms_per_address'],
                     added['sessions_per_address'], added['replies_per_address'], added['cpu_ms_per_address'],
                     added['result_bytes_per_domain'], ratios['seconds'] or 0, ratios['connection_seconds'] or 0,
                     ratios['connections'] or 0, ratios['replies'] or 0, ratios['cpu'] or 0, ratios['result_bytes'] or 0,
