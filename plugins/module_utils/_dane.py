@@ -33,6 +33,8 @@ import re
 import typing as t
 from dataclasses import dataclass
 
+from ._tls import CERTIFICATE_ERRORS
+
 CRYPTOGRAPHY_IMPORT_ERROR: str | None
 try:
     from cryptography import x509
@@ -185,7 +187,19 @@ class Match:
 
 def match_record(record: TLSA, chain: t.Sequence[bytes], reference: t.Sequence[str],
                  now: datetime.datetime | None = None) -> Match:
-    """One usable record against the chain (DER, leaf first) under RFC 7672 3.1.1 / 3.1.2 / 3.2."""
+    """One usable record against the chain (DER, leaf first) under RFC 7672 3.1.1 / 3.1.2 / 3.2.
+
+    The chain is the server's bytes: a certificate cryptography cannot read is no match, said so, never a crash.
+    """
+    try:
+        return _match_record(record, chain, reference, now)
+    except CERTIFICATE_ERRORS as exc:
+        return Match(record, NO_MATCH, '%s %s: a certificate of the presented chain cannot be read (%s)'
+                     % (USAGE_NAMES.get(record.usage, str(record.usage)), record.text(), exc))
+
+
+def _match_record(record: TLSA, chain: t.Sequence[bytes], reference: t.Sequence[str],
+                  now: datetime.datetime | None) -> Match:
     if not chain:
         return Match(record, NO_MATCH, 'no certificate presented')
     if needs_cryptography(record) and CRYPTOGRAPHY_IMPORT_ERROR is not None:

@@ -242,7 +242,7 @@ def valid_for_name(chain: t.Sequence[bytes], host: str, anchors: t.Sequence[t.An
         return 'no certificate was presented'
     try:
         facts = certificate_facts(chain[0])
-    except Exception as exc:  # pylint: disable=broad-exception-caught
+    except CERTIFICATE_ERRORS as exc:
         return 'the certificate cannot be parsed: %s' % exc
     if not names_cover(facts, host):
         shown = ', '.join(facts.dns_names) or (facts.common_name or 'none')
@@ -253,7 +253,7 @@ def valid_for_name(chain: t.Sequence[bytes], host: str, anchors: t.Sequence[t.An
         return 'the certificate is not valid before %s' % facts.not_before.strftime('%Y-%m-%d %H:%M UTC')
     try:
         problem = verify_chain(chain, anchors, when)
-    except Exception as exc:  # pylint: disable=broad-exception-caught
+    except CERTIFICATE_ERRORS as exc:
         return 'a certificate of the chain cannot be read: %s' % exc
     if problem is not None:
         return 'the chain does not validate against the trust store: %s' % problem

@@ -181,3 +181,12 @@ def test_rollover_ready():
     assert dane.rollover_ready([ee1, ee2]) and dane.rollover_ready([ee1, ta])
     assert not dane.rollover_ready([ee1]) and not dane.rollover_ready([ta, dane.TLSA(2, 0, 1, b'd')])
     assert not dane.rollover_ready([ee1, ee1]) and not dane.rollover_ready([ee1, dane.TLSA(1, 1, 1, b'e')])
+
+
+@pytest.mark.parametrize('usage, selector', [(3, 1), (2, 0), (2, 1)])
+def test_an_unreadable_presented_certificate_is_no_match_not_a_crash(pki, usage, selector):
+    garbage = b'\x30\x03\x02\x01\x00'
+    anchor = pki['ca']
+    chain = [garbage, anchor] if usage == 2 else [garbage]
+    found = dane.match_record(rec(usage, selector, 1, anchor), chain, REF)
+    assert found.result == dane.NO_MATCH and 'cannot be read' in found.detail, found.detail
