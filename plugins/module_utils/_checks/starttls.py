@@ -86,10 +86,7 @@ async def presented(target: Target, settings: ProbeSettings) -> Presented:
         return await _fetch(session, target, settings)
     finally:
         if session.open:
-            try:
-                await session.quit()
-            except smtp.SessionError:
-                pass
+            await session.quit()  # best effort: never raises
         session.abort()
 
 

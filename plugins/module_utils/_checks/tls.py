@@ -30,6 +30,7 @@ from .. import _session as smtp
 from .. import _tls as tls
 from .._findings import ERROR, FAIL, INCONCLUSIVE, PASS, SKIPPED, WARN, Finding, Rule, define_rules
 from .._run_state import Problem
+from . import starttls
 from .probe import CheckOutcome, ProbeSettings, Target, open_session, problem_findings, session_problem
 
 CHECK = 'tls'
@@ -244,13 +245,6 @@ def _with(rule: str, verdict: tuple[str, str], target: Target, transcript: list[
                    address=target.address, transcript=list(transcript))
 
 
-def _server_name(target: Target) -> str | None:
-    """The MX host name for SNI and TLS-5, when the target has one."""
-    if not target.mx or not protocol.is_domain(target.mx.rstrip('.')):
-        return None
-    return target.mx.rstrip('.').lower()
-
-
 class _Verdicts:
     def __init__(self) -> None:
         self.found: dict[str, tuple[str, str]] = {}
@@ -376,7 +370,7 @@ async def _legacy_probe(target: Target, settings: ProbeSettings, verdicts: _Verd
             hello = await smtp.hello(session, settings.helo_name)
             if hello.accepted and hello.capabilities is not None and hello.capabilities.has('STARTTLS'):
                 try:
-                    reply = await session.starttls(context, _server_name(target))
+                    reply = await session.starttls(context, starttls.server_name(target))
                     if reply.code == 220 and session.tls is not None:
                         accepted = session.tls.version()
                 except smtp.TLSHandshakeError as exc:
@@ -396,7 +390,7 @@ async def _tls_session(target: Target, settings: ProbeSettings, ca_file: str | N
     """One session: (verdicts or the findings of a session that could not start, transcript, handshake failed)."""
     session = settings.session(target.address)
     verdicts = _Verdicts()
-    host = _server_name(target)
+    host = starttls.server_name(target)
     try:
         greeting, problem = await open_session(session, settings.run)
         if problem is not None or greeting is None:
